@@ -1,0 +1,12 @@
+// The AVX-512 kernels (compiled with -mavx512f only in this translation unit).
+#include "vec_avx512.h"
+#include "lif_kernel.h"
+
+namespace spikeops::cpu {
+
+void lif_forward_avx512(const LifForwardArgs<float>& a, int64_t b, int64_t e) { forward_range<Avx512Isa>(a, b, e); }
+void lif_backward_avx512(const LifBackwardArgs<float>& a, int64_t b, int64_t e) {
+  backward_range<Avx512Isa>(a, b, e);
+}
+
+}  // namespace spikeops::cpu

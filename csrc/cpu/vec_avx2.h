@@ -1,0 +1,65 @@
+// AVX2 versions of the primitives in include/spikeops/math.h: 8 float lanes,
+// masks as all-ones lanes. Included only by lif_avx2.cpp.
+#pragma once
+
+#include <immintrin.h>
+
+#include "spikeops/math.h"
+
+namespace spikeops {
+
+struct F32x8 {
+  __m256 v;
+  F32x8() = default;
+  F32x8(__m256 x) : v(x) {}
+  F32x8(float x) : v(_mm256_set1_ps(x)) {}
+};
+struct M8 {
+  __m256 m;
+};
+template <> struct MaskOf<F32x8> { using type = M8; };
+
+static inline F32x8 operator+(F32x8 a, F32x8 b) { return _mm256_add_ps(a.v, b.v); }
+static inline F32x8 operator-(F32x8 a, F32x8 b) { return _mm256_sub_ps(a.v, b.v); }
+static inline F32x8 operator*(F32x8 a, F32x8 b) { return _mm256_mul_ps(a.v, b.v); }
+static inline F32x8 operator/(F32x8 a, F32x8 b) { return _mm256_div_ps(a.v, b.v); }
+static inline M8 gt(F32x8 a, F32x8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
+static inline M8 lt(F32x8 a, F32x8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+static inline M8 is_nan(F32x8 a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
+static inline M8 mask_and(M8 a, M8 b) { return {_mm256_and_ps(a.m, b.m)}; }
+static inline M8 mask_andnot(M8 a, M8 b) { return {_mm256_andnot_ps(b.m, a.m)}; }
+static inline F32x8 select(M8 m, F32x8 a, F32x8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+static inline F32x8 vabs(F32x8 a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
+static inline F32x8 vmax(F32x8 a, F32x8 b) { return _mm256_max_ps(a.v, b.v); }
+static inline F32x8 vmin(F32x8 a, F32x8 b) { return _mm256_min_ps(a.v, b.v); }
+static inline F32x8 vfloor(F32x8 a) { return _mm256_floor_ps(a.v); }
+static inline F32x8 pow2i(F32x8 n) {
+  const __m256i e = _mm256_add_epi32(_mm256_cvttps_epi32(n.v), _mm256_set1_epi32(127));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
+static inline F32x8 vexp(F32x8 x) { return exp_f32(x); }
+
+namespace cpu {
+struct Avx2Isa {
+  using V = F32x8;
+  static constexpr int64_t kWidth = 8;
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v.v); }
+  static V load_i32(const int32_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static void store_i32(int32_t* p, V v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvttps_epi32(v.v));
+  }
+  static V load_u16(const uint16_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  static void store_u16(uint16_t* p, V v) {
+    const __m256i i = _mm256_cvttps_epi32(vmin(v, F32x8(65535.0f)).v);
+    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+  }
+};
+}  // namespace cpu
+
+}  // namespace spikeops

@@ -1,0 +1,64 @@
+// AVX-512 versions of the primitives in include/spikeops/math.h: 16 float lanes,
+// k-register masks. Included only by lif_avx512.cpp.
+#pragma once
+
+#include <immintrin.h>
+
+#include "spikeops/math.h"
+
+namespace spikeops {
+
+struct F32x16 {
+  __m512 v;
+  F32x16() = default;
+  F32x16(__m512 x) : v(x) {}
+  F32x16(float x) : v(_mm512_set1_ps(x)) {}
+};
+struct M16 {
+  __mmask16 m;
+};
+template <> struct MaskOf<F32x16> { using type = M16; };
+
+static inline F32x16 operator+(F32x16 a, F32x16 b) { return _mm512_add_ps(a.v, b.v); }
+static inline F32x16 operator-(F32x16 a, F32x16 b) { return _mm512_sub_ps(a.v, b.v); }
+static inline F32x16 operator*(F32x16 a, F32x16 b) { return _mm512_mul_ps(a.v, b.v); }
+static inline F32x16 operator/(F32x16 a, F32x16 b) { return _mm512_div_ps(a.v, b.v); }
+static inline M16 gt(F32x16 a, F32x16 b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
+static inline M16 lt(F32x16 a, F32x16 b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
+static inline M16 is_nan(F32x16 a) { return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)}; }
+static inline M16 mask_and(M16 a, M16 b) { return {static_cast<__mmask16>(a.m & b.m)}; }
+static inline M16 mask_andnot(M16 a, M16 b) { return {static_cast<__mmask16>(a.m & ~b.m)}; }
+static inline F32x16 select(M16 m, F32x16 a, F32x16 b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
+static inline F32x16 vabs(F32x16 a) {
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff)));
+}
+static inline F32x16 vmax(F32x16 a, F32x16 b) { return _mm512_max_ps(a.v, b.v); }
+static inline F32x16 vmin(F32x16 a, F32x16 b) { return _mm512_min_ps(a.v, b.v); }
+static inline F32x16 vfloor(F32x16 a) {
+  return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+static inline F32x16 pow2i(F32x16 n) {
+  const __m512i e = _mm512_add_epi32(_mm512_cvttps_epi32(n.v), _mm512_set1_epi32(127));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+}
+static inline F32x16 vexp(F32x16 x) { return exp_f32(x); }
+
+namespace cpu {
+struct Avx512Isa {
+  using V = F32x16;
+  static constexpr int64_t kWidth = 16;
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v.v); }
+  static V load_i32(const int32_t* p) { return _mm512_cvtepi32_ps(_mm512_loadu_si512(p)); }
+  static void store_i32(int32_t* p, V v) { _mm512_storeu_si512(p, _mm512_cvttps_epi32(v.v)); }
+  static V load_u16(const uint16_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+  }
+  static void store_u16(uint16_t* p, V v) {
+    const __m512i i = _mm512_cvttps_epi32(vmin(v, F32x16(65535.0f)).v);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtusepi32_epi16(i));
+  }
+};
+}  // namespace cpu
+
+}  // namespace spikeops

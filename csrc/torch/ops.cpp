@@ -1,0 +1,292 @@
+// Torch glue for the LIF ops: schemas, argument checks, allocation and the
+// choice of kernel. No neuron math lives here.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/ExpandUtils.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "spikeops/cpu.h"
+
+namespace spikeops {
+namespace {
+
+using at::Tensor;
+
+constexpr int64_t kMinWorkPerTask = 1 << 16;  // neuron-steps below which threads do not pay off
+
+std::vector<int64_t> trailing_shape(const Tensor& x) { return x.sizes().slice(1).vec(); }
+
+void check_device(const Tensor& t, const Tensor& x, const char* name) {
+  TORCH_CHECK(t.device() == x.device(), name, " is on ", t.device(), " but x is on ", x.device(),
+              "; all tensors must be on the same device");
+}
+
+// An optional per-neuron tensor, made contiguous with the trailing shape and dtype.
+Tensor state_arg(const std::optional<Tensor>& t, const Tensor& x, at::ScalarType dtype, const char* name) {
+  if (!t.has_value() || !t->defined()) return Tensor();
+  check_device(*t, x, name);
+  TORCH_CHECK(t->sizes() == x.sizes().slice(1), name, " must have shape ", x.sizes().slice(1),
+              " (x's shape without T), got ", t->sizes());
+  if (dtype == at::kInt) {
+    TORCH_CHECK(t->scalar_type() == at::kInt, name, " must be int32, got ", t->scalar_type());
+  } else {
+    TORCH_CHECK(at::isFloatingType(t->scalar_type()), name, " must be floating point, got ", t->scalar_type());
+  }
+  return t->to(dtype).contiguous();
+}
+
+// A parameter: one value (numel 1) or a tensor broadcastable to the trailing shape.
+template <class S>
+ParamRef<S> param_arg(const Tensor& p, const Tensor& x, const char* name, Tensor& storage) {
+  check_device(p, x, name);
+  TORCH_CHECK(at::isFloatingType(p.scalar_type()), name, " must be a floating point tensor, got ",
+              p.scalar_type());
+  if (p.numel() == 1) return {nullptr, static_cast<S>(p.item<double>())};
+  const auto trailing = x.sizes().slice(1);
+  TORCH_CHECK(at::is_expandable_to(p.sizes(), trailing), name, " of shape ", p.sizes(),
+              " cannot be broadcast to the neuron shape ", trailing);
+  storage = p.to(x.scalar_type()).expand(trailing).contiguous();
+  return {storage.data_ptr<S>(), S(0)};
+}
+
+void check_param_range(const Tensor& p, const char* name, double lo, bool lo_open, double hi) {
+  if (p.device().is_cpu() || p.numel() == 1) {
+    const double mn = p.min().item<double>(), mx = p.max().item<double>();
+    const bool lo_ok = lo_open ? mn > lo : mn >= lo;
+    TORCH_CHECK(lo_ok && mx <= hi && !std::isnan(mn) && !std::isnan(mx), name, " must lie in ",
+                lo_open ? "(" : "[", lo, ", ", hi, "], got values in [", mn, ", ", mx, "]");
+  }
+}
+
+LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool deferred_reset,
+                      bool detach_reset, int64_t surrogate, double sg_height, double sg_width,
+                      bool track_age) {
+  TORCH_CHECK(reset >= 0 && reset < kNumResetModes, "reset must be 0 (subtract), 1 (zero) or 2 (none), got ",
+              reset);
+  TORCH_CHECK(surrogate >= 0 && surrogate < kNumSurrogates, "surrogate must be in [0, ", kNumSurrogates,
+              "), got ", surrogate);
+  TORCH_CHECK(refractory >= 0 && refractory < (1 << 24), "refractory must be in [0, 2^24), got ", refractory);
+  TORCH_CHECK(!(deferred_reset && refractory > 0), "refractory steps are not supported with deferred_reset");
+  TORCH_CHECK(std::isfinite(v_reset), "v_reset must be finite, got ", v_reset);
+  TORCH_CHECK(std::isfinite(sg_height) && std::isfinite(sg_width), "surrogate height and width must be finite");
+  return LifConfig{static_cast<ResetMode>(reset),
+                   static_cast<float>(v_reset),
+                   static_cast<int32_t>(refractory),
+                   deferred_reset,
+                   detach_reset,
+                   track_age,
+                   make_surrogate(static_cast<int32_t>(surrogate), static_cast<float>(sg_height),
+                                  static_cast<float>(sg_width))};
+}
+
+void check_input(const Tensor& x, const char* name) {
+  TORCH_CHECK(x.dim() >= 1, name, " must have a leading time dimension [T, ...], got a 0-d tensor");
+  TORCH_CHECK(x.size(0) >= 1, name, " must have at least one time step (T >= 1), got T = 0");
+  TORCH_CHECK(x.device().is_cpu(), name, " is on ", x.device(),
+              "; this build of spikeops has kernels for CPU tensors only");
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, name,
+              " must be float32 or float64 on CPU, got ", x.scalar_type());
+}
+
+template <class Args>
+void run_parallel(const Args& a, void (*kernel)(const Args&, int64_t, int64_t)) {
+  const int64_t blocks = (a.N + cpu::kNeuronBlock - 1) / cpu::kNeuronBlock;
+  const int64_t grain = std::max<int64_t>(1, kMinWorkPerTask / (std::max<int64_t>(a.T, 1) * cpu::kNeuronBlock));
+  at::parallel_for(0, blocks, grain, [&](int64_t b, int64_t e) {
+    kernel(a, b * cpu::kNeuronBlock, std::min(e * cpu::kNeuronBlock, a.N));
+  });
+}
+
+cpu::Isa current_isa() {
+  try {
+    return cpu::selected_isa();
+  } catch (const std::runtime_error& e) {
+    TORCH_CHECK(false, e.what());
+  }
+}
+
+// float64 always runs the scalar kernel; float32 the ISA chosen at run time.
+template <class Args>
+using Kernel = void (*)(const Args&, int64_t, int64_t);
+
+template <class S>
+Kernel<LifForwardArgs<S>> forward_kernel() {
+  if constexpr (std::is_same_v<S, float>) {
+    switch (current_isa()) {
+      case cpu::Isa::AVX512: return cpu::lif_forward_avx512;
+      case cpu::Isa::AVX2: return cpu::lif_forward_avx2;
+      case cpu::Isa::Scalar: break;
+    }
+  }
+  return cpu::lif_forward_scalar;
+}
+
+template <class S>
+Kernel<LifBackwardArgs<S>> backward_kernel() {
+  if constexpr (std::is_same_v<S, float>) {
+    switch (current_isa()) {
+      case cpu::Isa::AVX512: return cpu::lif_backward_avx512;
+      case cpu::Isa::AVX2: return cpu::lif_backward_avx2;
+      case cpu::Isa::Scalar: break;
+    }
+  }
+  return cpu::lif_backward_scalar;
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_cpu(
+    const Tensor& x_in, const std::optional<Tensor>& v0_in, const std::optional<Tensor>& r0_in,
+    const std::optional<Tensor>& a0_in, const Tensor& alpha, const Tensor& gamma, const Tensor& theta,
+    int64_t reset, double v_reset, int64_t refractory, bool deferred_reset, bool detach_reset,
+    int64_t surrogate, double sg_height, double sg_width, bool track_age, int64_t age_init,
+    bool return_ages, bool save_for_backward) {
+  check_input(x_in, "x");
+  const LifConfig cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
+                                    sg_height, sg_width, track_age);
+  TORCH_CHECK(age_init >= 0 && age_init < (1 << 24), "age_init must be in [0, 2^24), got ", age_init);
+  TORCH_CHECK(!return_ages || track_age, "return_ages requires track_age");
+  const bool stdb = cfg.surrogate.kind == SurrogateKind::STDB;
+  TORCH_CHECK(!(stdb && save_for_backward) || track_age, "the stdb surrogate requires track_age");
+  check_param_range(alpha, "decay (alpha)", 0.0, false, 1.0);
+  check_param_range(theta, "threshold", 0.0, true, INFINITY);
+  check_param_range(gamma, "gain (gamma)", -INFINITY, false, INFINITY);
+
+  const Tensor x = x_in.contiguous();
+  const auto dtype = x.scalar_type();
+  const auto trailing = trailing_shape(x);
+  const Tensor v0 = state_arg(v0_in, x, dtype, "v0 (initial membrane)");
+  const Tensor r0 = state_arg(r0_in, x, at::kInt, "r0 (initial refractory count)");
+  const Tensor a0 = state_arg(a0_in, x, at::kInt, "a0 (initial spike age)");
+
+  const auto opts = x.options();
+  const auto int_opts = opts.dtype(at::kInt);
+  Tensor spikes = at::empty_like(x);
+  Tensor v_out = at::empty(trailing, opts);
+  Tensor r_out = refractory > 0 ? at::empty(trailing, int_opts) : at::empty({0}, int_opts);
+  Tensor a_out = track_age ? at::empty(trailing, int_opts) : at::empty({0}, int_opts);
+  Tensor ages = return_ages ? at::empty(x.sizes(), int_opts) : at::empty({0}, int_opts);
+  Tensor saved_h = save_for_backward ? at::empty_like(x) : at::empty({0}, opts);
+  Tensor saved_age = (save_for_backward && stdb) ? at::empty(x.sizes(), opts.dtype(at::kShort))
+                                                 : at::empty({0}, opts.dtype(at::kShort));
+
+  AT_DISPATCH_FLOATING_TYPES(dtype, "lif_forward", [&] {
+    using S = scalar_t;
+    Tensor pa, pg, pt;
+    LifForwardArgs<S> a{};
+    a.T = x.size(0);
+    a.N = x.numel() / a.T;
+    a.x = x.data_ptr<S>();
+    a.spikes = spikes.data_ptr<S>();
+    a.saved_h = save_for_backward ? saved_h.data_ptr<S>() : nullptr;
+    a.saved_age = saved_age.numel() ? reinterpret_cast<uint16_t*>(saved_age.data_ptr<int16_t>()) : nullptr;
+    a.ages = return_ages ? ages.data_ptr<int32_t>() : nullptr;
+    a.v0 = v0.defined() ? v0.data_ptr<S>() : nullptr;
+    a.r0 = (r0.defined() && refractory > 0) ? r0.data_ptr<int32_t>() : nullptr;
+    a.a0 = (a0.defined() && track_age) ? a0.data_ptr<int32_t>() : nullptr;
+    a.v_out = v_out.data_ptr<S>();
+    a.r_out = refractory > 0 ? r_out.data_ptr<int32_t>() : nullptr;
+    a.a_out = track_age ? a_out.data_ptr<int32_t>() : nullptr;
+    a.alpha = param_arg<S>(alpha, x, "decay (alpha)", pa);
+    a.gamma = param_arg<S>(gamma, x, "gain (gamma)", pg);
+    a.theta = param_arg<S>(theta, x, "threshold", pt);
+    a.age_init = static_cast<int32_t>(age_init);
+    a.cfg = cfg;
+    if (a.N > 0)
+      run_parallel(a, forward_kernel<S>());
+  });
+  return {spikes, v_out, r_out, a_out, ages, saved_h, saved_age};
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_cpu(
+    const Tensor& grad_spikes_in, const std::optional<Tensor>& grad_v_in, const Tensor& saved_h_in,
+    const Tensor& saved_age_in, const std::optional<Tensor>& x_in, const std::optional<Tensor>& v0_in,
+    const std::optional<Tensor>& a0_in, const Tensor& alpha, const Tensor& gamma, const Tensor& theta,
+    int64_t reset, double v_reset, int64_t refractory, bool deferred_reset, bool detach_reset,
+    int64_t surrogate, double sg_height, double sg_width, int64_t age_init, bool need_grad_v0,
+    bool need_grad_alpha, bool need_grad_gamma, bool need_grad_theta) {
+  check_input(saved_h_in, "saved_h");
+  const LifConfig cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
+                                    sg_height, sg_width, /*track_age=*/false);
+  const Tensor saved_h = saved_h_in.contiguous();
+  const auto dtype = saved_h.scalar_type();
+  TORCH_CHECK(grad_spikes_in.sizes() == saved_h.sizes(), "grad_spikes must have shape ", saved_h.sizes(),
+              ", got ", grad_spikes_in.sizes());
+  check_device(grad_spikes_in, saved_h, "grad_spikes");
+  const Tensor grad_spikes = grad_spikes_in.to(dtype).contiguous();
+  const bool stdb = cfg.surrogate.kind == SurrogateKind::STDB;
+  TORCH_CHECK(!stdb || saved_age_in.sizes() == saved_h.sizes(), "the stdb surrogate needs saved_age of shape ",
+              saved_h.sizes());
+  const Tensor saved_age = stdb ? saved_age_in.contiguous() : Tensor();
+  const Tensor grad_v = state_arg(grad_v_in, saved_h, dtype, "grad_v");
+  const Tensor v0 = state_arg(v0_in, saved_h, dtype, "v0");
+  const Tensor a0 = state_arg(a0_in, saved_h, at::kInt, "a0");
+  Tensor x;
+  if (need_grad_gamma) {
+    TORCH_CHECK(x_in.has_value() && x_in->sizes() == saved_h.sizes(), "the gain gradient needs x of shape ",
+                saved_h.sizes());
+    x = x_in->to(dtype).contiguous();
+  }
+  const auto trailing = trailing_shape(saved_h);
+  const auto opts = saved_h.options();
+  Tensor grad_x = at::empty_like(saved_h);
+  auto per_neuron = [&](bool need) { return need ? at::empty(trailing, opts) : at::empty({0}, opts); };
+  Tensor grad_v0 = per_neuron(need_grad_v0), grad_alpha = per_neuron(need_grad_alpha),
+         grad_gamma = per_neuron(need_grad_gamma), grad_theta = per_neuron(need_grad_theta);
+
+  AT_DISPATCH_FLOATING_TYPES(dtype, "lif_backward", [&] {
+    using S = scalar_t;
+    Tensor pa, pg, pt;
+    LifBackwardArgs<S> a{};
+    a.T = saved_h.size(0);
+    a.N = saved_h.numel() / a.T;
+    a.grad_spikes = grad_spikes.data_ptr<S>();
+    a.grad_v = grad_v.defined() ? grad_v.data_ptr<S>() : nullptr;
+    a.saved_h = saved_h.data_ptr<S>();
+    a.saved_age = stdb ? reinterpret_cast<const uint16_t*>(saved_age.data_ptr<int16_t>()) : nullptr;
+    a.x = x.defined() ? x.data_ptr<S>() : nullptr;
+    a.v0 = v0.defined() ? v0.data_ptr<S>() : nullptr;
+    a.a0 = a0.defined() ? a0.data_ptr<int32_t>() : nullptr;
+    a.grad_x = grad_x.data_ptr<S>();
+    a.grad_v0 = need_grad_v0 ? grad_v0.data_ptr<S>() : nullptr;
+    a.grad_alpha = need_grad_alpha ? grad_alpha.data_ptr<S>() : nullptr;
+    a.grad_gamma = need_grad_gamma ? grad_gamma.data_ptr<S>() : nullptr;
+    a.grad_theta = need_grad_theta ? grad_theta.data_ptr<S>() : nullptr;
+    a.alpha = param_arg<S>(alpha, saved_h, "decay (alpha)", pa);
+    a.gamma = param_arg<S>(gamma, saved_h, "gain (gamma)", pg);
+    a.theta = param_arg<S>(theta, saved_h, "threshold", pt);
+    a.age_init = static_cast<int32_t>(age_init);
+    a.cfg = cfg;
+    if (a.N > 0)
+      run_parallel(a, backward_kernel<S>());
+  });
+  return {grad_x, grad_v0, grad_alpha, grad_gamma, grad_theta};
+}
+
+}  // namespace
+
+TORCH_LIBRARY(spikeops, m) {
+  m.def(
+      "lif_forward(Tensor x, Tensor? v0, Tensor? r0, Tensor? a0, Tensor alpha, Tensor gamma, Tensor theta, "
+      "int reset, float v_reset, int refractory, bool deferred_reset, bool detach_reset, int surrogate, "
+      "float sg_height, float sg_width, bool track_age, int age_init, bool return_ages, "
+      "bool save_for_backward) -> (Tensor spikes, Tensor v, Tensor r, Tensor age, Tensor ages, "
+      "Tensor saved_h, Tensor saved_age)");
+  m.def(
+      "lif_backward(Tensor grad_spikes, Tensor? grad_v, Tensor saved_h, Tensor saved_age, Tensor? x, "
+      "Tensor? v0, Tensor? a0, Tensor alpha, Tensor gamma, Tensor theta, int reset, float v_reset, "
+      "int refractory, bool deferred_reset, bool detach_reset, int surrogate, float sg_height, "
+      "float sg_width, int age_init, bool need_grad_v0, bool need_grad_alpha, bool need_grad_gamma, "
+      "bool need_grad_theta) -> (Tensor grad_x, Tensor grad_v0, Tensor grad_alpha, Tensor grad_gamma, "
+      "Tensor grad_theta)");
+}
+
+TORCH_LIBRARY_IMPL(spikeops, CPU, m) {
+  m.impl("lif_forward", &lif_forward_cpu);
+  m.impl("lif_backward", &lif_backward_cpu);
+}
+
+}  // namespace spikeops

@@ -1,0 +1,30 @@
+// CPU kernel entry points. Each processes neurons [n_begin, n_end) over all T
+// steps; callers split N across threads. Results do not depend on the split.
+#pragma once
+
+#include "spikeops/lif.h"
+
+namespace spikeops::cpu {
+
+enum class Isa : int32_t { Scalar = 0, AVX2 = 1, AVX512 = 2 };
+
+// The ISA the kernels use: the best the CPU supports, or SPIKEOPS_CPU_ISA
+// (scalar|avx2|avx512). Throws std::runtime_error for an unknown or unsupported choice.
+Isa selected_isa();
+bool isa_supported(Isa isa);
+const char* isa_name(Isa isa);
+
+void lif_forward_scalar(const LifForwardArgs<float>& a, int64_t n_begin, int64_t n_end);
+void lif_forward_scalar(const LifForwardArgs<double>& a, int64_t n_begin, int64_t n_end);
+void lif_forward_avx2(const LifForwardArgs<float>& a, int64_t n_begin, int64_t n_end);
+void lif_forward_avx512(const LifForwardArgs<float>& a, int64_t n_begin, int64_t n_end);
+
+void lif_backward_scalar(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
+void lif_backward_scalar(const LifBackwardArgs<double>& a, int64_t n_begin, int64_t n_end);
+void lif_backward_avx2(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
+void lif_backward_avx512(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
+
+// Neurons per block: each block runs all T steps with its state in L1.
+constexpr int64_t kNeuronBlock = 512;
+
+}  // namespace spikeops::cpu

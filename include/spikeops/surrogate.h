@@ -1,0 +1,73 @@
+// Surrogate derivatives sigma'(u), u = h - theta, used in place of the
+// Heaviside's derivative in the backward pass (SPEC section 2).
+#pragma once
+
+#include "spikeops/math.h"
+
+namespace spikeops {
+
+enum class SurrogateKind : int32_t {
+  ATan = 0,         // height / (1 + (pi/2 * alpha * u)^2)          height defaults to alpha/2
+  FastSigmoid = 1,  // height / (1 + k|u|)^2                        height defaults to 1
+  Sigmoid = 2,      // 4 height * sig(k u) * (1 - sig(k u))         height defaults to k/4
+  Triangle = 3,     // height * max(0, 1 - |u| / w)                 w = theta when width <= 0
+  Rectangle = 4,    // height where |u| < w/2                       height defaults to 1/w
+  STDB = 5,         // height * exp(-beta * age) / theta            (width holds beta)
+};
+constexpr int32_t kNumSurrogates = 6;
+
+// Constants of one surrogate, derived once from (kind, height, width).
+struct SurrogateParams {
+  SurrogateKind kind;
+  float height;
+  float width;      // alpha / slope k / w / beta, depending on kind
+  float scale;      // the derived multiplier of u (pi/2*alpha, k, 1/w, -beta)
+  bool width_is_theta;
+};
+
+inline SurrogateParams make_surrogate(int32_t kind, float height, float width) {
+  SurrogateParams p{static_cast<SurrogateKind>(kind), height, width, 0.0f, false};
+  switch (p.kind) {
+    case SurrogateKind::ATan: p.scale = 1.57079632679489662f * width; break;
+    case SurrogateKind::FastSigmoid:
+    case SurrogateKind::Sigmoid: p.scale = width; break;
+    case SurrogateKind::Triangle:
+      p.width_is_theta = width <= 0.0f;
+      p.scale = p.width_is_theta ? 0.0f : 1.0f / width;
+      break;
+    case SurrogateKind::Rectangle: p.scale = 0.5f * width; break;
+    case SurrogateKind::STDB: p.scale = -width; break;
+  }
+  return p;
+}
+
+// sigma'(u) for a neuron with threshold theta whose current spike age is age.
+template <class V>
+SPIKEOPS_HOST_DEVICE V surrogate_grad(const SurrogateParams& sg, V u, V theta, V age) {
+  const V height(sg.height);
+  switch (sg.kind) {
+    case SurrogateKind::ATan: {
+      const V z = V(sg.scale) * u;
+      return height / (V(1.0f) + z * z);
+    }
+    case SurrogateKind::FastSigmoid: {
+      const V d = V(1.0f) + V(sg.scale) * vabs(u);
+      return height / (d * d);
+    }
+    case SurrogateKind::Sigmoid: {
+      const V sig = V(1.0f) / (V(1.0f) + vexp(V(0.0f) - V(sg.scale) * u));
+      return V(4.0f) * height * sig * (V(1.0f) - sig);
+    }
+    case SurrogateKind::Triangle: {
+      const V rel = sg.width_is_theta ? vabs(u) / theta : vabs(u) * V(sg.scale);
+      return height * vmax(V(1.0f) - rel, V(0.0f));
+    }
+    case SurrogateKind::Rectangle:
+      return select(lt(vabs(u), V(sg.scale)), height, V(0.0f));
+    case SurrogateKind::STDB:
+      return height * vexp(V(sg.scale) * age) / theta;
+  }
+  return V(0.0f);
+}
+
+}  // namespace spikeops

@@ -1,0 +1,84 @@
+"""Loads the compiled ops and registers their fake kernels and autograd formulas."""
+from __future__ import annotations
+
+import torch
+
+from . import _C  # noqa: F401  (importing registers torch.ops.spikeops.*)
+
+_lib = torch.ops.spikeops
+
+
+@torch.library.register_fake("spikeops::lif_forward")
+def _lif_forward_fake(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset,
+                      detach_reset, surrogate, sg_height, sg_width, track_age, age_init, return_ages,
+                      save_for_backward):
+    neurons = x.shape[1:]
+    stdb = surrogate == 5
+
+    def maybe(flag, shape, dtype):
+        return x.new_empty(shape if flag else (0,), dtype=dtype)
+
+    return (
+        torch.empty_like(x),
+        x.new_empty(neurons),
+        maybe(refractory > 0, neurons, torch.int32),
+        maybe(track_age, neurons, torch.int32),
+        maybe(return_ages, x.shape, torch.int32),
+        maybe(save_for_backward, x.shape, x.dtype),
+        maybe(save_for_backward and stdb, x.shape, torch.int16),
+    )
+
+
+@torch.library.register_fake("spikeops::lif_backward")
+def _lif_backward_fake(grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha, gamma, theta, reset, v_reset,
+                       refractory, deferred_reset, detach_reset, surrogate, sg_height, sg_width, age_init,
+                       need_grad_v0, need_grad_alpha, need_grad_gamma, need_grad_theta):
+    neurons = saved_h.shape[1:]
+
+    def maybe(flag):
+        return saved_h.new_empty(neurons if flag else (0,))
+
+    return (torch.empty_like(saved_h), maybe(need_grad_v0), maybe(need_grad_alpha), maybe(need_grad_gamma),
+            maybe(need_grad_theta))
+
+
+def _reduce_to(grad: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
+    """Sums a per-neuron gradient down to the parameter's own (broadcast) shape."""
+    if param.numel() == 1:
+        return grad.sum().reshape(param.shape).to(param.dtype)
+    return grad.sum_to_size(param.shape).to(param.dtype)
+
+
+def _lif_setup_context(ctx, inputs, output):
+    (x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
+     sg_height, sg_width, track_age, age_init, return_ages, save_for_backward) = inputs
+    saved_h, saved_age = output[5], output[6]
+    ctx.config = (reset, v_reset, refractory, deferred_reset, detach_reset, surrogate, sg_height, sg_width,
+                  age_init)
+    ctx.saved_for_backward = save_for_backward
+    ctx.save_for_backward(saved_h, saved_age, x if ctx.needs_input_grad[5] else None, v0, a0, alpha, gamma, theta)
+    ctx.set_materialize_grads(False)
+
+
+def _lif_backward(ctx, grad_spikes, grad_v, *unused):
+    if not ctx.saved_for_backward:
+        raise RuntimeError("spikeops.lif_forward was called with save_for_backward=False, so it cannot be "
+                           "differentiated; call it with save_for_backward=True (spikeops.functional.lif "
+                           "does this whenever a gradient is needed)")
+    saved_h, saved_age, x, v0, a0, alpha, gamma, theta = ctx.saved_tensors
+    if grad_spikes is None and grad_v is None:
+        return (None,) * 19
+    if grad_spikes is None:
+        grad_spikes = torch.zeros_like(saved_h)
+    need = ctx.needs_input_grad
+    g_x, g_v0, g_alpha, g_gamma, g_theta = _lib.lif_backward(
+        grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha, gamma, theta, *ctx.config,
+        need[1], need[4], need[5], need[6])
+    return (g_x if need[0] else None,
+            g_v0 if need[1] else None, None, None,
+            _reduce_to(g_alpha, alpha) if need[4] else None,
+            _reduce_to(g_gamma, gamma) if need[5] else None,
+            _reduce_to(g_theta, theta) if need[6] else None) + (None,) * 12
+
+
+torch.library.register_autograd("spikeops::lif_forward", _lif_backward, setup_context=_lif_setup_context)

@@ -1,0 +1,42 @@
+"""Command line: ``python -m spikeops info|bench``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _info(_args) -> int:
+    import torch
+
+    import spikeops
+
+    print(f"spikeops {spikeops.__version__}")
+    print(f"torch {torch.__version__}")
+    print(f"cpu isa: {spikeops.cpu_isa()}")
+    print(f"cuda kernels built: {'yes' if spikeops.cuda_built else 'no'}")
+    print(f"threads: {torch.get_num_threads()}")
+    return 0
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    return bench.main(args)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="spikeops", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="version, torch, CPU ISA in use, whether CUDA kernels were built").set_defaults(
+        func=_info)
+    b = sub.add_parser("bench", help="benchmark the fused LIF op against memory bandwidth and the reference")
+    b.add_argument("--quick", action="store_true", help="small shapes and few repeats (a smoke run)")
+    b.add_argument("--repeats", type=int, default=None, help="timed repeats per row (default 15, quick 3)")
+    b.add_argument("--out", default="bench/results", help="folder for the JSON and Markdown results")
+    b.set_defaults(func=_bench)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

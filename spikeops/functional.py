@@ -1,0 +1,154 @@
+"""Functional form of the fused multi-step LIF neuron."""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional, Union
+
+import torch
+
+from . import _ops  # noqa: F401  (registers the ops)
+from . import surrogate as surrogate_mod
+
+__all__ = ["LIFState", "lif", "RESET_MODES", "decay_from_tau"]
+
+RESET_MODES = {"subtract": 0, "zero": 1, "none": 2}
+
+Param = Union[float, torch.Tensor]
+
+
+class LIFState(NamedTuple):
+    """State carried between calls. ``refractory`` and ``age`` are int32 tensors, or None
+    when the neuron has no refractory period / does not track spike ages."""
+
+    v: torch.Tensor
+    refractory: Optional[torch.Tensor] = None
+    age: Optional[torch.Tensor] = None
+
+
+def decay_from_tau(tau: float) -> float:
+    """The decay alpha = 1 - 1/tau of a time constant tau >= 1 (in steps), as SpikingJelly's LIFNode."""
+    if not isinstance(tau, (int, float)) or not tau >= 1:
+        raise ValueError(f"tau must be a number >= 1 (in time steps), got {tau!r}")
+    return 1.0 - 1.0 / tau
+
+
+def _check_scalar(name: str, value, lo: float, hi: float, lo_open: bool = False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
+    if not ok:
+        bounds = f"{'(' if lo_open else '['}{lo}, {hi}]"
+        raise ValueError(f"{name} must be a finite number in {bounds}, got {value!r}")
+
+
+def _param(name: str, value: Param, x: torch.Tensor, lo: float, hi: float, lo_open: bool = False) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            raise ValueError(f"{name} must be a floating point tensor, got {value.dtype}")
+        if value.device != x.device:
+            raise ValueError(f"{name} is on {value.device} but x is on {x.device}")
+        return value if value.dtype == x.dtype else value.to(x.dtype)
+    _check_scalar(name, value, lo, hi, lo_open)
+    return torch.tensor(float(value), dtype=x.dtype, device=x.device)
+
+
+def _state_tensor(name: str, t, x: torch.Tensor, integer: bool):
+    if t is None:
+        return None
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"state.{name} must be a tensor or None, got {type(t).__name__}")
+    if t.device != x.device:
+        raise ValueError(f"state.{name} is on {t.device} but x is on {x.device}")
+    if t.shape != x.shape[1:]:
+        raise ValueError(f"state.{name} must have shape {tuple(x.shape[1:])} (x without T), got {tuple(t.shape)}")
+    if integer and t.dtype != torch.int32:
+        raise ValueError(f"state.{name} must be int32, got {t.dtype}")
+    if not integer and not t.is_floating_point():
+        raise ValueError(f"state.{name} must be floating point, got {t.dtype}")
+    return t
+
+
+def lif(
+    x: torch.Tensor,
+    state: Optional[LIFState] = None,
+    *,
+    decay: Optional[Param] = None,
+    tau: Optional[float] = None,
+    gain: Param = 1.0,
+    threshold: Param = 1.0,
+    reset: str = "subtract",
+    v_reset: float = 0.0,
+    refractory: int = 0,
+    detach_reset: bool = False,
+    deferred_reset: bool = False,
+    surrogate: Union[str, surrogate_mod.Surrogate] = "atan",
+    track_age: bool = False,
+    age_init: int = 1000,
+    return_ages: bool = False,
+):
+    """Runs LIF neurons over all T steps of ``x`` ([T, *]) in one fused kernel.
+
+    Per step (SPEC section 1): ``h = decay * v + gain * x[t]``; spike where ``h > threshold``;
+    then reset ``subtract`` (v = h - threshold), ``zero`` (v = v_reset) or ``none``.
+
+    Args:
+        state: initial :class:`LIFState`; None starts at rest (v = v_reset, never fired).
+        decay: alpha in [0, 1] (1 = IF); a float or a tensor broadcastable to ``x.shape[1:]``.
+            Default 0.5 (tau = 2). Alternatively ``tau`` (alpha = 1 - 1/tau).
+        gain: input gain gamma (float or tensor). threshold: theta > 0 (float or tensor).
+        refractory: steps a neuron is held at v_reset after a spike.
+        detach_reset: the reset takes no part in the backward pass.
+        deferred_reset: snnTorch's ordering: the state is the pre-reset membrane and the
+            subtract reset of a spike is applied, undecayed, at the next step.
+        surrogate: name or :mod:`spikeops.surrogate` object used by the backward pass.
+        track_age: carry the spike age (steps since the last spike) in the state.
+        age_init: the age state of a neuron that has never fired.
+        return_ages: also return the per-step ages a[t] (int32, [T, *]).
+
+    Returns:
+        ``(spikes, state)`` or ``(spikes, state, ages)``: spikes have x's shape and dtype.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating point tensor [T, ...], got dtype {x.dtype}")
+    if x.dim() < 1 or x.shape[0] == 0:
+        raise ValueError(f"x must have a leading time dimension with T >= 1, got shape {tuple(x.shape)}")
+    if reset not in RESET_MODES:
+        raise ValueError(f"reset must be one of {sorted(RESET_MODES)}, got {reset!r}")
+    if not isinstance(refractory, int) or isinstance(refractory, bool) or refractory < 0:
+        raise ValueError(f"refractory must be an int >= 0, got {refractory!r}")
+    if deferred_reset and refractory > 0:
+        raise ValueError("refractory steps are not supported with deferred_reset=True")
+    _check_scalar("v_reset", v_reset, -math.inf, math.inf)
+    if not isinstance(age_init, int) or isinstance(age_init, bool) or not 0 <= age_init < 2**24:
+        raise ValueError(f"age_init must be an int in [0, 2^24), got {age_init!r}")
+    if decay is not None and tau is not None:
+        raise ValueError("give either decay or tau, not both")
+    if tau is not None:
+        decay = decay_from_tau(tau)
+    elif decay is None:
+        decay = 0.5
+    sg = surrogate_mod.get(surrogate)
+    track = bool(track_age or return_ages or sg.kind == surrogate_mod.STDB.kind)
+
+    alpha = _param("decay", decay, x, 0.0, 1.0)
+    gamma = _param("gain", gain, x, -math.inf, math.inf)
+    theta = _param("threshold", threshold, x, 0.0, math.inf, lo_open=True)
+
+    if state is None:
+        state = LIFState(None)
+    elif not isinstance(state, LIFState):
+        raise ValueError(f"state must be a spikeops.functional.LIFState or None, got {type(state).__name__}")
+    v0 = _state_tensor("v", state.v, x, integer=False)
+    r0 = _state_tensor("refractory", state.refractory, x, integer=True)
+    a0 = _state_tensor("age", state.age, x, integer=True)
+
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, v0, alpha, gamma, theta))
+    spikes, v, r, a, ages, _, _ = torch.ops.spikeops.lif_forward(
+        x, v0, r0, a0, alpha, gamma, theta, RESET_MODES[reset], float(v_reset), refractory, deferred_reset,
+        detach_reset, sg.kind, sg.height, sg.width, track, age_init, return_ages, needs_grad)
+    new_state = LIFState(v, r if refractory > 0 else None, a if track else None)
+    if return_ages:
+        return spikes, new_state, ages
+    return spikes, new_state

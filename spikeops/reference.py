@@ -1,0 +1,103 @@
+"""The LIF neuron in plain PyTorch: the definition the kernels are tested against.
+
+A Python loop over time (``unbind``, whose backward is linear in T) with a
+custom autograd Function for the spike: exact Heaviside forward, surrogate
+backward. Autograd then gives BPTT and every parameter gradient. Written from
+SPEC sections 1-2, independently of the kernels; slow by design.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from . import surrogate as surrogate_mod
+from .functional import RESET_MODES, LIFState, decay_from_tau
+
+__all__ = ["spike", "lif"]
+
+
+class _Spike(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u, theta, age, sg):
+        ctx.save_for_backward(u, theta, age)
+        ctx.sg = sg
+        return (u > 0).to(u.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        u, theta, age = ctx.saved_tensors
+        return grad * ctx.sg.grad(u, theta, age), None, None, None
+
+
+def spike(u: torch.Tensor, theta: torch.Tensor, age: Optional[torch.Tensor], sg: surrogate_mod.Surrogate):
+    """Heaviside(u) with the surrogate's derivative; theta and age only shape the surrogate."""
+    theta = torch.as_tensor(theta, dtype=u.dtype, device=u.device).detach().expand_as(u)
+    age = torch.zeros_like(u) if age is None else age.to(u.dtype).expand_as(u)
+    return _Spike.apply(u, theta, age, sg)
+
+
+def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="subtract", v_reset=0.0,
+        refractory=0, detach_reset=False, deferred_reset=False, surrogate="atan", track_age=False,
+        age_init=1000, return_ages=False):
+    """Same arguments and results as :func:`spikeops.functional.lif`."""
+    if reset not in RESET_MODES:
+        raise ValueError(f"reset must be one of {sorted(RESET_MODES)}, got {reset!r}")
+    if tau is not None:
+        decay = decay_from_tau(tau)
+    elif decay is None:
+        decay = 0.5
+    sg = surrogate_mod.get(surrogate)
+    track = track_age or return_ages or isinstance(sg, surrogate_mod.STDB)
+    alpha = torch.as_tensor(decay, dtype=x.dtype, device=x.device)
+    gamma = torch.as_tensor(gain, dtype=x.dtype, device=x.device)
+    theta = torch.as_tensor(threshold, dtype=x.dtype, device=x.device)
+    shape = x.shape[1:]
+
+    state = state or LIFState(None)
+    v = state.v.to(x.dtype) if state.v is not None else torch.full(shape, float(v_reset), dtype=x.dtype,
+                                                                        device=x.device)
+    r = state.refractory.clone() if state.refractory is not None else torch.zeros(shape, dtype=torch.int32,
+                                                                                   device=x.device)
+    a_state = state.age.clone() if state.age is not None else torch.full(shape, age_init, dtype=torch.int32,
+                                                                          device=x.device)
+
+    spikes, ages = [], []
+    s_last = spike(v - theta, theta, a_state, sg) if deferred_reset else None
+    for x_t in x.unbind(0):
+        age_t = a_state + 1 if track else None
+        if deferred_reset:
+            s_prev = s_last.detach() if detach_reset else s_last
+            v_in = v * (1 - s_prev) + v_reset * s_prev if reset == "zero" else v
+            h = alpha * v_in + gamma * x_t
+            if reset == "subtract":
+                h = h - theta * s_prev
+        else:
+            h = alpha * v + gamma * x_t
+        held = None
+        if refractory > 0:
+            held = r > 0
+            h = torch.where(held, torch.full_like(h, float(v_reset)), h)
+        s = spike(h - theta, theta, age_t, sg)
+        if held is not None:
+            s = s * (~held).to(x.dtype)
+        s_r = s.detach() if detach_reset else s
+        if deferred_reset or reset == "none":
+            v = h
+        elif reset == "subtract":
+            v = h - theta * s_r
+        else:
+            v = h * (1 - s_r) + v_reset * s_r
+        fired = s > 0
+        if refractory > 0:
+            r = torch.where(fired, refractory, torch.clamp(r - 1, min=0)).to(torch.int32)
+        if track:
+            ages.append(age_t)
+            a_state = torch.where(fired, 0, age_t).to(torch.int32)
+        spikes.append(s)
+        s_last = s
+    new_state = LIFState(v, r if refractory > 0 else None, a_state if track else None)
+    out = torch.stack(spikes)
+    if return_ages:
+        return out, new_state, torch.stack(ages).to(torch.int32)
+    return out, new_state

@@ -1,0 +1,150 @@
+"""Surrogate derivatives for the spike's Heaviside (SPEC section 2).
+
+The forward pass always fires on the exact Heaviside ``h > threshold``; a
+surrogate only replaces ``ds/dh`` in the backward pass. Each surrogate has a
+height and a width (or slope); both can be set per layer, since in deep SNNs
+trained through time they decide whether gradients vanish or explode.
+
+``grad(u, theta, age)`` is the plain-PyTorch formula, used by
+:mod:`spikeops.reference`; the kernels evaluate the same formulas in C++.
+"""
+from __future__ import annotations
+
+import abc
+import math
+
+import torch
+
+__all__ = ["Surrogate", "ATan", "FastSigmoid", "Sigmoid", "Triangle", "Rectangle", "STDB", "get"]
+
+
+class Surrogate(abc.ABC):
+    """Base class. ``kind`` is the kernel's id; ``height``/``width`` its two constants."""
+
+    kind: int = -1
+    name: str = ""
+
+    def __init__(self, height: float, width: float):
+        for arg, value in (("height", height), ("width", width)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{type(self).__name__}: {arg} must be a finite number, got {value!r}")
+        self.height = float(height)
+        self.width = float(width)
+
+    @abc.abstractmethod
+    def grad(self, u: torch.Tensor, theta: torch.Tensor, age: torch.Tensor | None) -> torch.Tensor:
+        """sigma'(u) for membrane offset ``u = h - theta`` and spike age ``age``."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(height={self.height}, width={self.width})"
+
+
+class ATan(Surrogate):
+    """``height / (1 + (pi/2 * alpha * u)^2)``; height defaults to ``alpha / 2`` (peak of the
+    derivative of ``atan(pi/2 alpha u)/pi``, SpikingJelly's and snnTorch's default with alpha = 2)."""
+
+    kind, name = 0, "atan"
+
+    def __init__(self, alpha: float = 2.0, height: float | None = None):
+        super().__init__(alpha / 2 if height is None else height, alpha)
+
+    def grad(self, u, theta, age):
+        return self.height / (1 + (math.pi / 2 * self.width * u) ** 2)
+
+
+class FastSigmoid(Surrogate):
+    """SuperSpike: ``height / (1 + slope |u|)^2`` (snnTorch's fast_sigmoid, slope 25)."""
+
+    kind, name = 1, "fast_sigmoid"
+
+    def __init__(self, slope: float = 25.0, height: float = 1.0):
+        super().__init__(height, slope)
+
+    def grad(self, u, theta, age):
+        return self.height / (1 + self.width * u.abs()) ** 2
+
+
+class Sigmoid(Surrogate):
+    """``4 height * sig(slope u) (1 - sig(slope u))``; height defaults to ``slope / 4``, which is
+    the derivative of ``sig(slope u)`` (SpikingJelly's Sigmoid, slope 4)."""
+
+    kind, name = 2, "sigmoid"
+
+    def __init__(self, slope: float = 4.0, height: float | None = None):
+        super().__init__(slope / 4 if height is None else height, slope)
+
+    def grad(self, u, theta, age):
+        sig = torch.sigmoid(self.width * u)
+        return 4 * self.height * sig * (1 - sig)
+
+
+class Triangle(Surrogate):
+    """``height * max(0, 1 - |u| / width)``. ``width=None`` uses each neuron's threshold, as the
+    hybrid-conversion code does with height 0.3."""
+
+    kind, name = 3, "triangle"
+
+    def __init__(self, width: float | None = 1.0, height: float = 1.0):
+        if width is not None and not width > 0:
+            raise ValueError(f"Triangle: width must be > 0 or None (threshold), got {width!r}")
+        super().__init__(height, 0.0 if width is None else width)
+
+    def grad(self, u, theta, age):
+        w = theta if self.width <= 0 else self.width
+        return self.height * torch.clamp(1 - u.abs() / w, min=0)
+
+
+class Rectangle(Surrogate):
+    """``height`` where ``|u| < width / 2``, else 0; height defaults to ``1 / width``."""
+
+    kind, name = 4, "rectangle"
+
+    def __init__(self, width: float = 1.0, height: float | None = None):
+        if not width > 0:
+            raise ValueError(f"Rectangle: width must be > 0, got {width!r}")
+        super().__init__(1 / width if height is None else height, width)
+
+    def grad(self, u, theta, age):
+        return torch.where(u.abs() < self.width / 2, self.height, 0.0).to(u.dtype)
+
+
+class STDB(Surrogate):
+    """Spike-timing dependent (Rathi et al.): ``height * exp(-beta * age) / threshold``, where
+    ``age`` is the number of steps since the neuron's last spike. Defaults are the paper's VGG
+    values (0.3, 0.01); its ResNets use (0.5, 0.035)."""
+
+    kind, name = 5, "stdb"
+
+    def __init__(self, height: float = 0.3, beta: float = 0.01):
+        if not beta >= 0:
+            raise ValueError(f"STDB: beta must be >= 0, got {beta!r}")
+        super().__init__(height, beta)
+
+    @property
+    def beta(self) -> float:
+        return self.width
+
+    def grad(self, u, theta, age):
+        if age is None:
+            raise ValueError("STDB surrogate needs the spike age")
+        return self.height * torch.exp(-self.width * age.to(u.dtype)) / theta
+
+
+_BY_NAME = {
+    "atan": ATan,
+    "fast_sigmoid": FastSigmoid,
+    "superspike": FastSigmoid,
+    "sigmoid": Sigmoid,
+    "triangle": Triangle,
+    "rectangle": Rectangle,
+    "stdb": STDB,
+}
+
+
+def get(spec: str | Surrogate) -> Surrogate:
+    """A surrogate from its name (default constants) or an instance (returned as is)."""
+    if isinstance(spec, Surrogate):
+        return spec
+    if isinstance(spec, str) and spec.lower() in _BY_NAME:
+        return _BY_NAME[spec.lower()]()
+    raise ValueError(f"surrogate must be one of {sorted(_BY_NAME)} or a spikeops.surrogate.Surrogate, got {spec!r}")
