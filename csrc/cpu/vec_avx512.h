@@ -25,7 +25,7 @@ static inline F32x16 operator*(F32x16 a, F32x16 b) { return _mm512_mul_ps(a.v, b
 static inline F32x16 operator/(F32x16 a, F32x16 b) { return _mm512_div_ps(a.v, b.v); }
 static inline M16 gt(F32x16 a, F32x16 b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
 static inline M16 lt(F32x16 a, F32x16 b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
-static inline M16 is_nan(F32x16 a) { return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)}; }
+static inline M16 eq(F32x16 a, F32x16 b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)}; }
 static inline M16 mask_and(M16 a, M16 b) { return {static_cast<__mmask16>(a.m & b.m)}; }
 static inline M16 mask_andnot(M16 a, M16 b) { return {static_cast<__mmask16>(a.m & ~b.m)}; }
 static inline F32x16 select(M16 m, F32x16 a, F32x16 b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }

@@ -24,7 +24,7 @@ template <class V> using Mask = typename MaskOf<V>::type;
 
 template <class V> SPIKEOPS_HOST_DEVICE bool gt(V a, V b) { return a > b; }
 template <class V> SPIKEOPS_HOST_DEVICE bool lt(V a, V b) { return a < b; }
-template <class V> SPIKEOPS_HOST_DEVICE bool is_nan(V a) { return a != a; }
+template <class V> SPIKEOPS_HOST_DEVICE bool eq(V a, V b) { return a == b; }
 SPIKEOPS_HOST_DEVICE bool mask_and(bool a, bool b) { return a && b; }
 SPIKEOPS_HOST_DEVICE bool mask_andnot(bool a, bool b) { return a && !b; }
 template <class V> SPIKEOPS_HOST_DEVICE V select(bool m, V a, V b) { return m ? a : b; }

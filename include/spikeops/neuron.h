@@ -38,9 +38,19 @@ struct NeuronState {
   V age;  // steps since the last spike, counting the current one (0 right after a spike)
 };
 
+// Saved in place of h for a step spent refractory (only when refractory > 0).
+// A membrane of -inf is already degenerate (the next step would be NaN), so the
+// marker cannot hide a meaningful value.
+constexpr float kHeldMarker = -INFINITY;
+
+template <class V>
+SPIKEOPS_HOST_DEVICE Mask<V> is_held(V saved_h) {
+  return eq(saved_h, V(kHeldMarker));
+}
+
 template <class V>
 struct StepOutput {
-  V h;      // pre-spike membrane; NaN marks a refractory step when refractory > 0
+  V h;      // pre-spike membrane; kHeldMarker for a refractory step
   V spike;  // 0 or 1
   V age;    // a[t]: steps since the most recent spike strictly before this step
 };
@@ -64,7 +74,7 @@ SPIKEOPS_HOST_DEVICE StepOutput<V> lif_step_forward(const LifConfig& c, const Ne
     const Mask<V> held = gt(st.r, V(0.0f));
     h = select(held, V(c.v_reset), h);
     fired = mask_andnot(fired, held);
-    saved = select(held, V(NAN), h);
+    saved = select(held, V(kHeldMarker), h);
     st.r = select(fired, V(static_cast<float>(c.refractory)), vmax(st.r - V(1.0f), V(0.0f)));
   }
   const V spike = as_value<V>(fired);
@@ -99,12 +109,12 @@ SPIKEOPS_HOST_DEVICE V state_from_saved(const LifConfig& c, const NeuronParams<V
   } else {
     v = h;
   }
-  if (c.refractory > 0) v = select(is_nan(h), V(c.v_reset), v);
+  if (c.refractory > 0) v = select(is_held(h), V(c.v_reset), v);
   return v;
 }
 
 // One step of backpropagation through time, reverse order.
-//   h      saved pre-spike membrane of this step (NaN while refractory)
+//   h      saved pre-spike membrane of this step (kHeldMarker while refractory)
 //   g_s    dL/ds[t]
 //   g_next dL/dh[t+1] (0 after the last step)
 //   g_end  dL/dv[T] at the last step, else 0
@@ -139,7 +149,7 @@ SPIKEOPS_HOST_DEVICE V lif_step_backward(const LifConfig& c, const NeuronParams<
     d_theta = sg * coef;
   }
   if (c.refractory > 0) {  // a held step is constant: nothing flows through it
-    const Mask<V> held = is_nan(h);
+    const Mask<V> held = is_held(h);
     g_h = select(held, V(0.0f), g_h);
     d_theta = select(held, V(0.0f), d_theta);
   }
