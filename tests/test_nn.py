@@ -1,0 +1,104 @@
+"""spikeops.LIF / spikeops.IF modules."""
+import pytest
+import torch
+from torch import nn
+
+import spikeops
+from spikeops import functional as F
+from spikeops import reference as R
+
+
+def test_multi_step_equals_functional():
+    x = torch.randn(6, 4, 10)
+    lif = spikeops.LIF(tau=4.0, threshold=0.8, reset="zero", surrogate="sigmoid")
+    s, _ = F.lif(x, decay=0.75, threshold=0.8, reset="zero")
+    assert torch.equal(lif(x), s)
+
+
+def test_single_step_loop_equals_multi_step_with_gradients():
+    x = torch.randn(8, 3, 7, requires_grad=True)
+    single = spikeops.LIF(decay=0.9, step_mode="single", learn_threshold=True)
+    multi = spikeops.LIF(decay=0.9, learn_threshold=True)
+    out_single = torch.stack([single(x_t) for x_t in x.unbind(0)])
+    out_multi = multi(x)
+    assert torch.equal(out_single, out_multi)
+    g_single = torch.autograd.grad(out_single.sum(), (x, single.threshold))
+    g_multi = torch.autograd.grad(out_multi.sum(), (x, multi.threshold))
+    for a, b in zip(g_single, g_multi):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_single_step_state_and_reset():
+    lif = spikeops.LIF(decay=1.0, step_mode="single")
+    x = torch.full((3,), 0.6)
+    assert lif(x).sum() == 0          # v = 0.6
+    assert lif(x).sum() == 3          # v = 1.2 > 1: spike, v -> 0.2
+    torch.testing.assert_close(lif.state.v, torch.full((3,), 0.2))
+    lif.reset_state()
+    assert lif.state is None
+    assert lif(x).sum() == 0
+
+
+def test_stateful_multi_step_carries_state():
+    x = torch.rand(10, 5)
+    lif = spikeops.LIF(decay=0.8, stateful=True)
+    joined = torch.cat([lif(x[:4]), lif(x[4:])])
+    lif.reset_state()
+    assert torch.equal(joined, lif(x))
+    assert torch.equal(joined, spikeops.LIF(decay=0.8)(x))
+
+
+def test_per_channel_learnable_parameters_train():
+    torch.manual_seed(0)
+    lif = spikeops.LIF(decay=0.5, learn_decay=True, learn_threshold=True, param_shape=(3, 1, 1))
+    assert lif.decay.shape == (3, 1, 1) and lif.threshold.shape == (3, 1, 1)
+    x = torch.rand(5, 2, 3, 4, 4) * 2
+    out = lif(x)
+    out.sum().backward()
+    assert lif.decay.grad.shape == (3, 1, 1) and lif.threshold.grad.shape == (3, 1, 1)
+    assert lif.decay.grad.abs().sum() > 0 and lif.threshold.grad.abs().sum() > 0
+    # the same gradients from the reference
+    d = lif.decay.detach().clone().requires_grad_()
+    t = lif.threshold.detach().clone().requires_grad_()
+    s, _ = R.lif(x, decay=d, threshold=t)
+    s.sum().backward()
+    torch.testing.assert_close(lif.decay.grad, d.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(lif.threshold.grad, t.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_learnable_decay_is_clamped():
+    lif = spikeops.LIF(decay=0.5, learn_decay=True)
+    with torch.no_grad():
+        lif.decay.fill_(1.7)
+    s_ref, _ = F.lif(torch.ones(4, 2) * 0.4, decay=1.0)
+    assert torch.equal(lif(torch.ones(4, 2) * 0.4), s_ref)
+
+
+def test_if_neuron_has_no_leak():
+    x = torch.full((10, 1), 0.25)
+    assert spikeops.IF()(x).sum() == 2  # 10 * 0.25 = 2.5 -> two threshold crossings
+    with pytest.raises(ValueError, match="decay"):
+        spikeops.IF(decay=0.5)
+
+
+def test_in_a_model_trains_with_sgd():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), spikeops.LIF(decay=0.9, surrogate="fast_sigmoid"), nn.Linear(16, 2))
+    x = torch.rand(8, 32, 4)  # [T, B, F]
+    target = (x.mean(0)[:, 0] > 0.5).long()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(40):
+        logits = model(x).mean(0)
+        loss = nn.functional.cross_entropy(logits, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_surrogate_by_name_and_object():
+    lif = spikeops.LIF(surrogate=spikeops.surrogate.Triangle(width=None, height=0.3))
+    assert lif.surrogate.height == 0.3
+    assert isinstance(spikeops.LIF(surrogate="stdb").surrogate, spikeops.surrogate.STDB)
