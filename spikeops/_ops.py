@@ -82,3 +82,14 @@ def _lif_backward(ctx, grad_spikes, grad_v, *unused):
 
 
 torch.library.register_autograd("spikeops::lif_forward", _lif_backward, setup_context=_lif_setup_context)
+
+
+@torch.library.register_fake("spikeops::lif_forward_out")
+def _lif_forward_out_fake(x, v0, alpha, gamma, theta, reset, v_reset, deferred_reset, spikes, v, saved_h):
+    return None
+
+
+@torch.library.register_fake("spikeops::lif_backward_out")
+def _lif_backward_out_fake(grad_spikes, saved_h, alpha, gamma, theta, reset, v_reset, deferred_reset, detach_reset,
+                           surrogate, sg_height, sg_width, grad_x):
+    return None

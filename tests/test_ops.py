@@ -148,3 +148,25 @@ def test_info_command():
     out = subprocess.run([sys.executable, "-m", "spikeops", "info"], capture_output=True, text=True, check=True,
                          env=dict(os.environ, SPIKEOPS_CPU_ISA="scalar")).stdout
     assert "cpu isa: scalar" in out and "torch" in out and "cuda kernels built:" in out
+
+
+def test_out_variants_match_the_allocating_ops():
+    T, N = 7, 45
+    x = torch.randn(T, N) + 0.5
+    alpha, gamma, theta = torch.tensor(0.8), torch.tensor(1.0), torch.rand(N) + 0.5
+    spikes, v, saved_h = torch.empty(T, N), torch.empty(N), torch.empty(T, N)
+    args = (x, None, alpha, gamma, theta, 1, -0.2, False)
+    torch.ops.spikeops.lif_forward_out(*args, spikes, v, saved_h)
+    ref = torch.ops.spikeops.lif_forward(x, None, None, None, alpha, gamma, theta, 1, -0.2, 0, False, False, 2, 1.0,
+                                         4.0, False, 1000, False, True)
+    assert torch.equal(spikes, ref[0]) and torch.equal(v, ref[1]) and torch.equal(saved_h, ref[5])
+    g, grad_x = torch.randn(T, N), torch.empty(T, N)
+    torch.ops.spikeops.lif_backward_out(g, saved_h, alpha, gamma, theta, 1, -0.2, False, False, 2, 1.0, 4.0, grad_x)
+    want = torch.ops.spikeops.lif_backward(g, None, saved_h, torch.empty(0, dtype=torch.int16), None, None, None,
+                                           alpha, gamma, theta, 1, -0.2, 0, False, False, 2, 1.0, 4.0, 1000, False,
+                                           False, False, False)[0]
+    assert torch.equal(grad_x, want)
+    torch.library.opcheck(torch.ops.spikeops.lif_forward_out.default, args + (spikes, v, saved_h),
+                          test_utils=("test_schema", "test_faketensor"))
+    with pytest.raises(RuntimeError, match="spikes must be a contiguous"):
+        torch.ops.spikeops.lif_forward_out(*args, torch.empty(T, N + 1), v, saved_h)

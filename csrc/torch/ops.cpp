@@ -138,6 +138,73 @@ Kernel<LifBackwardArgs<S>> backward_kernel() {
   return cpu::lif_backward_scalar;
 }
 
+// Launches the forward kernel. Optional outputs (r_out, a_out, ages, saved_h,
+// saved_age) are written when they have elements.
+void run_forward(const Tensor& x, const Tensor& v0, const Tensor& r0, const Tensor& a0, const Tensor& alpha,
+                 const Tensor& gamma, const Tensor& theta, const LifConfig& cfg, int64_t age_init, Tensor& spikes,
+                 Tensor& v_out, Tensor& r_out, Tensor& a_out, Tensor& ages, Tensor& saved_h, Tensor& saved_age) {
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lif_forward", [&] {
+    using S = scalar_t;
+    Tensor pa, pg, pt;
+    LifForwardArgs<S> a{};
+    a.T = x.size(0);
+    a.N = x.numel() / a.T;
+    a.x = x.data_ptr<S>();
+    a.spikes = spikes.data_ptr<S>();
+    a.saved_h = saved_h.numel() ? saved_h.data_ptr<S>() : nullptr;
+    a.saved_age = saved_age.numel() ? reinterpret_cast<uint16_t*>(saved_age.data_ptr<int16_t>()) : nullptr;
+    a.ages = ages.numel() ? ages.data_ptr<int32_t>() : nullptr;
+    a.v0 = v0.defined() ? v0.data_ptr<S>() : nullptr;
+    a.r0 = (r0.defined() && cfg.refractory > 0) ? r0.data_ptr<int32_t>() : nullptr;
+    a.a0 = (a0.defined() && cfg.track_age) ? a0.data_ptr<int32_t>() : nullptr;
+    a.v_out = v_out.data_ptr<S>();
+    a.r_out = r_out.numel() ? r_out.data_ptr<int32_t>() : nullptr;
+    a.a_out = a_out.numel() ? a_out.data_ptr<int32_t>() : nullptr;
+    a.alpha = param_arg<S>(alpha, x, "decay (alpha)", pa);
+    a.gamma = param_arg<S>(gamma, x, "gain (gamma)", pg);
+    a.theta = param_arg<S>(theta, x, "threshold", pt);
+    a.age_init = static_cast<int32_t>(age_init);
+    a.cfg = cfg;
+    if (a.N > 0) run_parallel(a, forward_kernel<S>());
+  });
+}
+
+// Launches the backward kernel. x, v0, a0, saved_age and the per-neuron
+// gradients are used when defined and non-empty.
+void run_backward(const Tensor& grad_spikes, const Tensor& grad_v, const Tensor& saved_h, const Tensor& saved_age,
+                  const Tensor& x, const Tensor& v0, const Tensor& a0, const Tensor& alpha, const Tensor& gamma,
+                  const Tensor& theta, const LifConfig& cfg, int64_t age_init, Tensor& grad_x, Tensor& grad_v0,
+                  Tensor& grad_alpha, Tensor& grad_gamma, Tensor& grad_theta) {
+  auto ptr_or_null = [](const Tensor& t, auto* type_tag) -> decltype(type_tag) {
+    return (t.defined() && t.numel()) ? static_cast<decltype(type_tag)>(t.data_ptr()) : nullptr;
+  };
+  AT_DISPATCH_FLOATING_TYPES(saved_h.scalar_type(), "lif_backward", [&] {
+    using S = scalar_t;
+    Tensor pa, pg, pt;
+    LifBackwardArgs<S> a{};
+    a.T = saved_h.size(0);
+    a.N = saved_h.numel() / a.T;
+    a.grad_spikes = grad_spikes.data_ptr<S>();
+    a.grad_v = ptr_or_null(grad_v, (S*)nullptr);
+    a.saved_h = saved_h.data_ptr<S>();
+    a.saved_age = ptr_or_null(saved_age, (uint16_t*)nullptr);
+    a.x = ptr_or_null(x, (S*)nullptr);
+    a.v0 = ptr_or_null(v0, (S*)nullptr);
+    a.a0 = ptr_or_null(a0, (int32_t*)nullptr);
+    a.grad_x = grad_x.data_ptr<S>();
+    a.grad_v0 = ptr_or_null(grad_v0, (S*)nullptr);
+    a.grad_alpha = ptr_or_null(grad_alpha, (S*)nullptr);
+    a.grad_gamma = ptr_or_null(grad_gamma, (S*)nullptr);
+    a.grad_theta = ptr_or_null(grad_theta, (S*)nullptr);
+    a.alpha = param_arg<S>(alpha, saved_h, "decay (alpha)", pa);
+    a.gamma = param_arg<S>(gamma, saved_h, "gain (gamma)", pg);
+    a.theta = param_arg<S>(theta, saved_h, "threshold", pt);
+    a.age_init = static_cast<int32_t>(age_init);
+    a.cfg = cfg;
+    if (a.N > 0) run_parallel(a, backward_kernel<S>());
+  });
+}
+
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_cpu(
     const Tensor& x_in, const std::optional<Tensor>& v0_in, const std::optional<Tensor>& r0_in,
     const std::optional<Tensor>& a0_in, const Tensor& alpha, const Tensor& gamma, const Tensor& theta,
@@ -173,31 +240,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_c
   Tensor saved_age = (save_for_backward && stdb) ? at::empty(x.sizes(), opts.dtype(at::kShort))
                                                  : at::empty({0}, opts.dtype(at::kShort));
 
-  AT_DISPATCH_FLOATING_TYPES(dtype, "lif_forward", [&] {
-    using S = scalar_t;
-    Tensor pa, pg, pt;
-    LifForwardArgs<S> a{};
-    a.T = x.size(0);
-    a.N = x.numel() / a.T;
-    a.x = x.data_ptr<S>();
-    a.spikes = spikes.data_ptr<S>();
-    a.saved_h = save_for_backward ? saved_h.data_ptr<S>() : nullptr;
-    a.saved_age = saved_age.numel() ? reinterpret_cast<uint16_t*>(saved_age.data_ptr<int16_t>()) : nullptr;
-    a.ages = return_ages ? ages.data_ptr<int32_t>() : nullptr;
-    a.v0 = v0.defined() ? v0.data_ptr<S>() : nullptr;
-    a.r0 = (r0.defined() && refractory > 0) ? r0.data_ptr<int32_t>() : nullptr;
-    a.a0 = (a0.defined() && track_age) ? a0.data_ptr<int32_t>() : nullptr;
-    a.v_out = v_out.data_ptr<S>();
-    a.r_out = refractory > 0 ? r_out.data_ptr<int32_t>() : nullptr;
-    a.a_out = track_age ? a_out.data_ptr<int32_t>() : nullptr;
-    a.alpha = param_arg<S>(alpha, x, "decay (alpha)", pa);
-    a.gamma = param_arg<S>(gamma, x, "gain (gamma)", pg);
-    a.theta = param_arg<S>(theta, x, "threshold", pt);
-    a.age_init = static_cast<int32_t>(age_init);
-    a.cfg = cfg;
-    if (a.N > 0)
-      run_parallel(a, forward_kernel<S>());
-  });
+  run_forward(x, v0, r0, a0, alpha, gamma, theta, cfg, age_init, spikes, v_out, r_out, a_out, ages, saved_h,
+              saved_age);
   return {spikes, v_out, r_out, a_out, ages, saved_h, saved_age};
 }
 
@@ -237,33 +281,48 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_cpu(
   Tensor grad_v0 = per_neuron(need_grad_v0), grad_alpha = per_neuron(need_grad_alpha),
          grad_gamma = per_neuron(need_grad_gamma), grad_theta = per_neuron(need_grad_theta);
 
-  AT_DISPATCH_FLOATING_TYPES(dtype, "lif_backward", [&] {
-    using S = scalar_t;
-    Tensor pa, pg, pt;
-    LifBackwardArgs<S> a{};
-    a.T = saved_h.size(0);
-    a.N = saved_h.numel() / a.T;
-    a.grad_spikes = grad_spikes.data_ptr<S>();
-    a.grad_v = grad_v.defined() ? grad_v.data_ptr<S>() : nullptr;
-    a.saved_h = saved_h.data_ptr<S>();
-    a.saved_age = stdb ? reinterpret_cast<const uint16_t*>(saved_age.data_ptr<int16_t>()) : nullptr;
-    a.x = x.defined() ? x.data_ptr<S>() : nullptr;
-    a.v0 = v0.defined() ? v0.data_ptr<S>() : nullptr;
-    a.a0 = a0.defined() ? a0.data_ptr<int32_t>() : nullptr;
-    a.grad_x = grad_x.data_ptr<S>();
-    a.grad_v0 = need_grad_v0 ? grad_v0.data_ptr<S>() : nullptr;
-    a.grad_alpha = need_grad_alpha ? grad_alpha.data_ptr<S>() : nullptr;
-    a.grad_gamma = need_grad_gamma ? grad_gamma.data_ptr<S>() : nullptr;
-    a.grad_theta = need_grad_theta ? grad_theta.data_ptr<S>() : nullptr;
-    a.alpha = param_arg<S>(alpha, saved_h, "decay (alpha)", pa);
-    a.gamma = param_arg<S>(gamma, saved_h, "gain (gamma)", pg);
-    a.theta = param_arg<S>(theta, saved_h, "threshold", pt);
-    a.age_init = static_cast<int32_t>(age_init);
-    a.cfg = cfg;
-    if (a.N > 0)
-      run_parallel(a, backward_kernel<S>());
-  });
+  run_backward(grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha, gamma, theta, cfg, age_init, grad_x,
+               grad_v0, grad_alpha, grad_gamma, grad_theta);
   return {grad_x, grad_v0, grad_alpha, grad_gamma, grad_theta};
+}
+
+// Variants writing into caller-owned buffers (no allocation of [T, N] outputs),
+// for callers that manage memory themselves; no refractory or age tracking.
+void check_out(const Tensor& out, const Tensor& like, const char* name) {
+  check_device(out, like, name);
+  TORCH_CHECK(out.sizes() == like.sizes() && out.scalar_type() == like.scalar_type() && out.is_contiguous(), name,
+              " must be a contiguous ", like.scalar_type(), " tensor of shape ", like.sizes());
+}
+
+void lif_forward_out_cpu(const Tensor& x, const std::optional<Tensor>& v0_in, const Tensor& alpha,
+                         const Tensor& gamma, const Tensor& theta, int64_t reset, double v_reset,
+                         bool deferred_reset, Tensor& spikes, Tensor& v, Tensor& saved_h) {
+  check_input(x, "x");
+  TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
+  const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, false, 0, 1.0, 1.0, false);
+  check_out(spikes, x, "spikes");
+  check_out(v, x[0], "v");
+  if (saved_h.numel()) check_out(saved_h, x, "saved_h");
+  const Tensor v0 = state_arg(v0_in, x, x.scalar_type(), "v0 (initial membrane)");
+  Tensor none = at::empty({0}, x.options().dtype(at::kInt)), none2 = none, none3 = none, none4 = none;
+  run_forward(x, v0, Tensor(), Tensor(), alpha, gamma, theta, cfg, 0, spikes, v, none, none2, none3, saved_h,
+              none4);
+}
+
+void lif_backward_out_cpu(const Tensor& grad_spikes, const Tensor& saved_h, const Tensor& alpha,
+                          const Tensor& gamma, const Tensor& theta, int64_t reset, double v_reset,
+                          bool deferred_reset, bool detach_reset, int64_t surrogate, double sg_height,
+                          double sg_width, Tensor& grad_x) {
+  check_input(saved_h, "saved_h");
+  TORCH_CHECK(surrogate != static_cast<int64_t>(SurrogateKind::STDB), "lif_backward_out does not support stdb");
+  const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, detach_reset, surrogate, sg_height,
+                                    sg_width, false);
+  check_out(grad_spikes, saved_h, "grad_spikes");
+  check_out(grad_x, saved_h, "grad_x");
+  TORCH_CHECK(saved_h.is_contiguous(), "saved_h must be contiguous");
+  Tensor none;
+  run_backward(grad_spikes, none, saved_h, none, none, none, none, alpha, gamma, theta, cfg, 0, grad_x, none, none,
+               none, none);
 }
 
 }  // namespace
@@ -282,11 +341,20 @@ TORCH_LIBRARY(spikeops, m) {
       "float sg_width, int age_init, bool need_grad_v0, bool need_grad_alpha, bool need_grad_gamma, "
       "bool need_grad_theta) -> (Tensor grad_x, Tensor grad_v0, Tensor grad_alpha, Tensor grad_gamma, "
       "Tensor grad_theta)");
+  m.def(
+      "lif_forward_out(Tensor x, Tensor? v0, Tensor alpha, Tensor gamma, Tensor theta, int reset, float v_reset, "
+      "bool deferred_reset, Tensor(a!) spikes, Tensor(b!) v, Tensor(c!) saved_h) -> ()");
+  m.def(
+      "lif_backward_out(Tensor grad_spikes, Tensor saved_h, Tensor alpha, Tensor gamma, Tensor theta, int reset, "
+      "float v_reset, bool deferred_reset, bool detach_reset, int surrogate, float sg_height, float sg_width, "
+      "Tensor(a!) grad_x) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(spikeops, CPU, m) {
   m.impl("lif_forward", &lif_forward_cpu);
   m.impl("lif_backward", &lif_backward_cpu);
+  m.impl("lif_forward_out", &lif_forward_out_cpu);
+  m.impl("lif_backward_out", &lif_backward_out_cpu);
 }
 
 }  // namespace spikeops
