@@ -39,8 +39,12 @@ def spike(u: torch.Tensor, theta: torch.Tensor, age: Optional[torch.Tensor], sg:
 
 def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="subtract", v_reset=0.0,
         refractory=0, detach_reset=False, deferred_reset=False, surrogate="atan", track_age=False,
-        age_init=1000, return_ages=False):
-    """Same arguments and results as :func:`spikeops.functional.lif`."""
+        age_init=1000, return_ages=False, index_time=False):
+    """Same arguments and results as :func:`spikeops.functional.lif`.
+
+    ``index_time=True`` reads ``x[t]`` per step instead of ``x.unbind(0)``: the way loops are
+    often written, whose backward is quadratic in T (each ``x[t]`` gradient is a full-size
+    tensor). Kept for benchmarks."""
     if reset not in RESET_MODES:
         raise ValueError(f"reset must be one of {sorted(RESET_MODES)}, got {reset!r}")
     if tau is not None:
@@ -64,7 +68,8 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
 
     spikes, ages = [], []
     s_last = spike(v - theta, theta, a_state, sg) if deferred_reset else None
-    for x_t in x.unbind(0):
+    steps = (x[t] for t in range(x.shape[0])) if index_time else x.unbind(0)
+    for x_t in steps:
         age_t = a_state + 1 if track else None
         if deferred_reset:
             s_prev = s_last.detach() if detach_reset else s_last

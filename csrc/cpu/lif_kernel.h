@@ -4,7 +4,7 @@
 // linkage so that code built with one ISA's flags never stands in for another's.
 //
 // Neurons are processed in blocks of kNeuronBlock: for each step t the block's
-// row of every [T, N] buffer is a contiguous run (2 KiB for float32), which the
+// row of every [T, N] buffer is a contiguous run (8 KiB for float32), which the
 // hardware prefetcher streams well, while the block's state stays in L1. Lanes
 // left over at the end of a block go through the scalar policy, which computes
 // the same IEEE operations in the same order, so every ISA gives identical bits.
@@ -25,6 +25,8 @@ struct ScalarIsa {
   static constexpr int64_t kWidth = 1;
   static V load(const S* p) { return *p; }
   static void store(S* p, V v) { *p = v; }
+  static void store_stream(S* p, V v) { *p = v; }
+  static void fence() {}
   static V load_i32(const int32_t* p) { return static_cast<V>(*p); }
   static void store_i32(int32_t* p, V v) { *p = static_cast<int32_t>(v); }
   static V load_u16(const uint16_t* p) { return static_cast<V>(*p); }
@@ -41,6 +43,16 @@ template <class I, class S>
 inline NeuronParams<typename I::V> load_params(const ParamRef<S>& alpha, const ParamRef<S>& gamma,
                                                const ParamRef<S>& theta, int64_t n) {
   return {load_param<I>(alpha, n), load_param<I>(gamma, n), load_param<I>(theta, n)};
+}
+
+// Large [T, N] outputs bypass the caches: no read-for-ownership of lines that
+// are about to be overwritten, and no eviction of the inputs still to be read.
+template <class P, class S>
+inline void store_output(bool stream, S* p, typename P::V v) {
+  if (stream)
+    P::store_stream(p, v);
+  else
+    P::store(p, v);
 }
 
 // Calls f.template operator()<Policy>(i) for i in [0, count): full vectors, then scalar lanes.
@@ -68,8 +80,8 @@ void forward_block(const LifForwardArgs<S>& a, int64_t n0, int64_t count) {
       const NeuronParams<V> p = load_params<P>(a.alpha, a.gamma, a.theta, n0 + i);
       NeuronState<V> st{P::load(v + i), P::load(r + i), P::load(age + i)};
       const StepOutput<V> o = lif_step_forward(c, p, st, P::load(a.x + row + i));
-      P::store(a.spikes + row + i, o.spike);
-      if (a.saved_h) P::store(a.saved_h + row + i, o.h);
+      store_output<P>(a.stream_outputs, a.spikes + row + i, o.spike);
+      if (a.saved_h) store_output<P>(a.stream_outputs, a.saved_h + row + i, o.h);
       if (a.saved_age) P::store_u16(a.saved_age + row + i, o.age);
       if (a.ages) P::store_i32(a.ages + row + i, o.age);
       P::store(v + i, st.v);
@@ -108,7 +120,7 @@ void backward_block(const LifBackwardArgs<S>& a, int64_t n0, int64_t count) {
                                       g_end, age_t, g_th);
       P::store(g_theta + i, g_th);
       P::store(g_next + i, g_h);
-      P::store(a.grad_x + row + i, p.gamma * g_h);
+      store_output<P>(a.stream_outputs, a.grad_x + row + i, p.gamma * g_h);
       if (a.grad_alpha) {
         V v_prev;
         if (t > 0) {
@@ -146,12 +158,14 @@ template <class I, class S>
 void forward_range(const LifForwardArgs<S>& a, int64_t n_begin, int64_t n_end) {
   for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
     forward_block<I>(a, n0, std::min(kNeuronBlock, n_end - n0));
+  I::fence();
 }
 
 template <class I, class S>
 void backward_range(const LifBackwardArgs<S>& a, int64_t n_begin, int64_t n_end) {
   for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
     backward_block<I>(a, n0, std::min(kNeuronBlock, n_end - n0));
+  I::fence();
 }
 
 }  // namespace

@@ -7,6 +7,10 @@
 #include <torch/library.h>
 
 #include <cmath>
+#include <cstdint>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <stdexcept>
 #include <string>
 
@@ -18,6 +22,24 @@ namespace {
 using at::Tensor;
 
 constexpr int64_t kMinWorkPerTask = 1 << 16;  // neuron-steps below which threads do not pay off
+// Outputs larger than this are written with streaming stores: they would not
+// stay in cache anyway (a share of a server's last-level cache).
+constexpr int64_t kStreamOutputBytes = 8 << 20;
+
+// A fresh [T, N] output. Large ones are marked for transparent huge pages before
+// their first touch: on first write each 2 MiB page then costs one fault instead
+// of 512, which is most of the price of a fresh output (see bench/NOTES.md).
+Tensor empty_output(at::IntArrayRef sizes, const at::TensorOptions& opts) {
+  Tensor t = at::empty(sizes, opts);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = 2u << 20;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(t.data_ptr());
+  const uintptr_t end = begin + t.nbytes();
+  const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = end & ~(kHuge - 1);
+  if (t.device().is_cpu() && last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#endif
+  return t;
+}
 
 std::vector<int64_t> trailing_shape(const Tensor& x) { return x.sizes().slice(1).vec(); }
 
@@ -165,6 +187,7 @@ void run_forward(const Tensor& x, const Tensor& v0, const Tensor& r0, const Tens
     a.theta = param_arg<S>(theta, x, "threshold", pt);
     a.age_init = static_cast<int32_t>(age_init);
     a.cfg = cfg;
+    a.stream_outputs = x.numel() * static_cast<int64_t>(sizeof(S)) >= kStreamOutputBytes;
     if (a.N > 0) run_parallel(a, forward_kernel<S>());
   });
 }
@@ -201,6 +224,7 @@ void run_backward(const Tensor& grad_spikes, const Tensor& grad_v, const Tensor&
     a.theta = param_arg<S>(theta, saved_h, "threshold", pt);
     a.age_init = static_cast<int32_t>(age_init);
     a.cfg = cfg;
+    a.stream_outputs = saved_h.numel() * static_cast<int64_t>(sizeof(S)) >= kStreamOutputBytes;
     if (a.N > 0) run_parallel(a, backward_kernel<S>());
   });
 }
@@ -231,12 +255,12 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_c
 
   const auto opts = x.options();
   const auto int_opts = opts.dtype(at::kInt);
-  Tensor spikes = at::empty_like(x);
+  Tensor spikes = empty_output(x.sizes(), opts);
   Tensor v_out = at::empty(trailing, opts);
   Tensor r_out = refractory > 0 ? at::empty(trailing, int_opts) : at::empty({0}, int_opts);
   Tensor a_out = track_age ? at::empty(trailing, int_opts) : at::empty({0}, int_opts);
   Tensor ages = return_ages ? at::empty(x.sizes(), int_opts) : at::empty({0}, int_opts);
-  Tensor saved_h = save_for_backward ? at::empty_like(x) : at::empty({0}, opts);
+  Tensor saved_h = save_for_backward ? empty_output(x.sizes(), opts) : at::empty({0}, opts);
   Tensor saved_age = (save_for_backward && stdb) ? at::empty(x.sizes(), opts.dtype(at::kShort))
                                                  : at::empty({0}, opts.dtype(at::kShort));
 
@@ -276,7 +300,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_cpu(
   }
   const auto trailing = trailing_shape(saved_h);
   const auto opts = saved_h.options();
-  Tensor grad_x = at::empty_like(saved_h);
+  Tensor grad_x = empty_output(saved_h.sizes(), opts);
   auto per_neuron = [&](bool need) { return need ? at::empty(trailing, opts) : at::empty({0}, opts); };
   Tensor grad_v0 = per_neuron(need_grad_v0), grad_alpha = per_neuron(need_grad_alpha),
          grad_gamma = per_neuron(need_grad_gamma), grad_theta = per_neuron(need_grad_theta);

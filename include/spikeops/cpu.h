@@ -25,6 +25,6 @@ void lif_backward_avx2(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t
 void lif_backward_avx512(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
 
 // Neurons per block: each block runs all T steps with its state in L1.
-constexpr int64_t kNeuronBlock = 512;
+constexpr int64_t kNeuronBlock = 2048;
 
 }  // namespace spikeops::cpu

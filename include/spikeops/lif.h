@@ -34,6 +34,7 @@ struct LifForwardArgs {
   ParamRef<S> alpha, gamma, theta;
   int32_t age_init;
   LifConfig cfg;
+  bool stream_outputs;          // write [T, N] outputs with non-temporal stores (large outputs)
 };
 
 template <class S>
@@ -54,6 +55,7 @@ struct LifBackwardArgs {
   ParamRef<S> alpha, gamma, theta;
   int32_t age_init;
   LifConfig cfg;
+  bool stream_outputs;
 };
 
 }  // namespace spikeops
