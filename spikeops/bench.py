@@ -76,6 +76,13 @@ def _same_traffic_forward_backward(x, g):
     return g * mantissa
 
 
+def _three_elementwise_ops(x, g):
+    # Three fresh outputs from the cheapest element-wise kernels (reads x twice: 12 B more traffic).
+    y = x * 2
+    z = x + 1
+    return g * y, z
+
+
 def bench_shape(T: int, N: int, repeats: int, ref_repeats: int, copy_gbs: float, with_compile: bool):
     x = torch.randn(T, N) * 0.6 + 0.4
     g = torch.randn(T, N)
@@ -111,8 +118,10 @@ def bench_shape(T: int, N: int, repeats: int, ref_repeats: int, copy_gbs: float,
         t = _median_time(lambda: F.lif(x, **LIF_KW), repeats)
     row("forward, no grad (F.lif)", t, 8 * tn, t_x2, "x * 2")
     t_same = _median_time(lambda: _same_traffic_forward_backward(x, g), repeats)
+    t_three = _median_time(lambda: _three_elementwise_ops(x, g), repeats)
     t_ours = _median_time(lambda: _forward_backward(x, g), repeats)
     row("forward+backward (F.lif + autograd)", t_ours, 24 * tn, t_same, "frexp(x); g * mantissa")
+    row("forward+backward (F.lif + autograd)", t_ours, 24 * tn, t_three, "x * 2; x + 1; g * y (more traffic)")
 
     t = _median_time(lambda: _reference_forward_backward(x, g), ref_repeats, warmup=0)
     row("reference eager (unbind), forward+backward", t, None, t_ours, "spikeops")["speedup_of_spikeops"] = t / t_ours
@@ -138,18 +147,19 @@ def bench_shape(T: int, N: int, repeats: int, ref_repeats: int, copy_gbs: float,
 
 def _thp_probe(repeats: int) -> dict:
     """Fresh-output timings at [32, 2^20] in a child process with THP_MEM_ALLOC_ENABLE=1."""
-    code = (
-        "import json,torch,spikeops.bench as b;"
-        "x=torch.randn(32,2**20)*0.6+0.4;g=torch.randn(32,2**20);"
-        f"r={repeats};"
-        "out={};"
-        "with torch.no_grad():\n"
-        " out['x2_ms']=b._median_time(lambda: x*2,r)*1e3\n"
-        " out['fwd_ms']=b._median_time(lambda: b.F.lif(x,**b.LIF_KW),r)*1e3\n"
-        "out['same_traffic_ms']=b._median_time(lambda: b._same_traffic_forward_backward(x,g),r)*1e3\n"
-        "out['fwd_bwd_ms']=b._median_time(lambda: b._forward_backward(x,g),r)*1e3\n"
-        "print(json.dumps(out))"
-    )
+    code = "\n".join([
+        "import json, torch, spikeops.bench as b",
+        "x = torch.randn(32, 2**20) * 0.6 + 0.4",
+        "g = torch.randn(32, 2**20)",
+        f"r = {repeats}",
+        "out = {}",
+        "with torch.no_grad():",
+        "    out['forward, no grad: x * 2'] = b._median_time(lambda: x * 2, r) * 1e3",
+        "    out['forward, no grad: F.lif'] = b._median_time(lambda: b.F.lif(x, **b.LIF_KW), r) * 1e3",
+        "out['forward+backward: x * 2; x + 1; g * y'] = b._median_time(lambda: b._three_elementwise_ops(x, g), r) * 1e3",
+        "out['forward+backward: F.lif + autograd'] = b._median_time(lambda: b._forward_backward(x, g), r) * 1e3",
+        "print(json.dumps(out))",
+    ])
     env = dict(os.environ, THP_MEM_ALLOC_ENABLE="1")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if res.returncode != 0:
