@@ -160,6 +160,12 @@ Kernel<LifBackwardArgs<S>> backward_kernel() {
   return cpu::lif_backward_scalar;
 }
 
+// The data of an optional tensor (undefined or empty: absent) as the kernel's pointer type.
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return (t.defined() && t.numel() > 0) ? static_cast<T*>(t.data_ptr()) : nullptr;
+}
+
 // Launches the forward kernel. Optional outputs (r_out, a_out, ages, saved_h,
 // saved_age) are written when they have elements.
 void run_forward(const Tensor& x, const Tensor& v0, const Tensor& r0, const Tensor& a0, const Tensor& alpha,
@@ -173,15 +179,15 @@ void run_forward(const Tensor& x, const Tensor& v0, const Tensor& r0, const Tens
     a.N = x.numel() / a.T;
     a.x = x.data_ptr<S>();
     a.spikes = spikes.data_ptr<S>();
-    a.saved_h = saved_h.numel() ? saved_h.data_ptr<S>() : nullptr;
-    a.saved_age = saved_age.numel() ? reinterpret_cast<uint16_t*>(saved_age.data_ptr<int16_t>()) : nullptr;
-    a.ages = ages.numel() ? ages.data_ptr<int32_t>() : nullptr;
-    a.v0 = v0.defined() ? v0.data_ptr<S>() : nullptr;
-    a.r0 = (r0.defined() && cfg.refractory > 0) ? r0.data_ptr<int32_t>() : nullptr;
-    a.a0 = (a0.defined() && cfg.track_age) ? a0.data_ptr<int32_t>() : nullptr;
+    a.saved_h = data_or_null<S>(saved_h);
+    a.saved_age = data_or_null<uint16_t>(saved_age);
+    a.ages = data_or_null<int32_t>(ages);
+    a.v0 = data_or_null<S>(v0);
+    a.r0 = cfg.refractory > 0 ? data_or_null<int32_t>(r0) : nullptr;
+    a.a0 = cfg.track_age ? data_or_null<int32_t>(a0) : nullptr;
     a.v_out = v_out.data_ptr<S>();
-    a.r_out = r_out.numel() ? r_out.data_ptr<int32_t>() : nullptr;
-    a.a_out = a_out.numel() ? a_out.data_ptr<int32_t>() : nullptr;
+    a.r_out = data_or_null<int32_t>(r_out);
+    a.a_out = data_or_null<int32_t>(a_out);
     a.alpha = param_arg<S>(alpha, x, "decay (alpha)", pa);
     a.gamma = param_arg<S>(gamma, x, "gain (gamma)", pg);
     a.theta = param_arg<S>(theta, x, "threshold", pt);
@@ -198,9 +204,6 @@ void run_backward(const Tensor& grad_spikes, const Tensor& grad_v, const Tensor&
                   const Tensor& x, const Tensor& v0, const Tensor& a0, const Tensor& alpha, const Tensor& gamma,
                   const Tensor& theta, const LifConfig& cfg, int64_t age_init, Tensor& grad_x, Tensor& grad_v0,
                   Tensor& grad_alpha, Tensor& grad_gamma, Tensor& grad_theta) {
-  auto ptr_or_null = [](const Tensor& t, auto* type_tag) -> decltype(type_tag) {
-    return (t.defined() && t.numel()) ? static_cast<decltype(type_tag)>(t.data_ptr()) : nullptr;
-  };
   AT_DISPATCH_FLOATING_TYPES(saved_h.scalar_type(), "lif_backward", [&] {
     using S = scalar_t;
     Tensor pa, pg, pt;
@@ -208,17 +211,17 @@ void run_backward(const Tensor& grad_spikes, const Tensor& grad_v, const Tensor&
     a.T = saved_h.size(0);
     a.N = saved_h.numel() / a.T;
     a.grad_spikes = grad_spikes.data_ptr<S>();
-    a.grad_v = ptr_or_null(grad_v, (S*)nullptr);
+    a.grad_v = data_or_null<S>(grad_v);
     a.saved_h = saved_h.data_ptr<S>();
-    a.saved_age = ptr_or_null(saved_age, (uint16_t*)nullptr);
-    a.x = ptr_or_null(x, (S*)nullptr);
-    a.v0 = ptr_or_null(v0, (S*)nullptr);
-    a.a0 = ptr_or_null(a0, (int32_t*)nullptr);
+    a.saved_age = data_or_null<uint16_t>(saved_age);
+    a.x = data_or_null<S>(x);
+    a.v0 = data_or_null<S>(v0);
+    a.a0 = data_or_null<int32_t>(a0);
     a.grad_x = grad_x.data_ptr<S>();
-    a.grad_v0 = ptr_or_null(grad_v0, (S*)nullptr);
-    a.grad_alpha = ptr_or_null(grad_alpha, (S*)nullptr);
-    a.grad_gamma = ptr_or_null(grad_gamma, (S*)nullptr);
-    a.grad_theta = ptr_or_null(grad_theta, (S*)nullptr);
+    a.grad_v0 = data_or_null<S>(grad_v0);
+    a.grad_alpha = data_or_null<S>(grad_alpha);
+    a.grad_gamma = data_or_null<S>(grad_gamma);
+    a.grad_theta = data_or_null<S>(grad_theta);
     a.alpha = param_arg<S>(alpha, saved_h, "decay (alpha)", pa);
     a.gamma = param_arg<S>(gamma, saved_h, "gain (gamma)", pg);
     a.theta = param_arg<S>(theta, saved_h, "threshold", pt);
