@@ -8,6 +8,12 @@ from . import _C  # noqa: F401  (importing registers torch.ops.spikeops.*)
 _lib = torch.ops.spikeops
 
 
+def state_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of the membrane state, parameters and per-neuron gradients for [T, N] data of ``dtype``:
+    float32 for float16/bfloat16 data (the kernels keep state and sums in float32), else ``dtype``."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
 @torch.library.register_fake("spikeops::lif_forward")
 def _lif_forward_fake(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset,
                       detach_reset, surrogate, sg_height, sg_width, track_age, age_init, return_ages,
@@ -20,7 +26,7 @@ def _lif_forward_fake(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refrac
 
     return (
         torch.empty_like(x),
-        x.new_empty(neurons),
+        x.new_empty(neurons, dtype=state_dtype(x.dtype)),
         maybe(refractory > 0, neurons, torch.int32),
         maybe(track_age, neurons, torch.int32),
         maybe(return_ages, x.shape, torch.int32),
@@ -36,7 +42,7 @@ def _lif_backward_fake(grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha
     neurons = saved_h.shape[1:]
 
     def maybe(flag):
-        return saved_h.new_empty(neurons if flag else (0,))
+        return saved_h.new_empty(neurons if flag else (0,), dtype=state_dtype(saved_h.dtype))
 
     return (torch.empty_like(saved_h), maybe(need_grad_v0), maybe(need_grad_alpha), maybe(need_grad_gamma),
             maybe(need_grad_theta))

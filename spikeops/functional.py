@@ -46,9 +46,10 @@ def _param(name: str, value: Param, x: torch.Tensor, lo: float, hi: float, lo_op
             raise ValueError(f"{name} must be a floating point tensor, got {value.dtype}")
         if value.device != x.device:
             raise ValueError(f"{name} is on {value.device} but x is on {x.device}")
-        return value if value.dtype == x.dtype else value.to(x.dtype)
+        return value
     _check_scalar(name, value, lo, hi, lo_open)
-    return torch.tensor(float(value), dtype=x.dtype, device=x.device)
+    # A host scalar for any device: the kernels read it as a constant (no copy, no sync).
+    return torch.tensor(float(value), dtype=torch.float64)
 
 
 def _state_tensor(name: str, t, x: torch.Tensor, integer: bool):

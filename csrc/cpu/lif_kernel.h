@@ -36,7 +36,8 @@ struct ScalarIsa {
 template <class I, class S>
 inline typename I::V load_param(const ParamRef<S>& p, int64_t n) {
   using V = typename I::V;
-  return p.per_neuron ? I::load(p.per_neuron + n) : V(p.value);
+  if (!p.data) return V(p.value);
+  return p.stride ? I::load(p.data + n) : V(*p.data);
 }
 
 template <class I, class S>
@@ -138,15 +139,11 @@ void backward_block(const LifBackwardArgs<S>& a, int64_t n0, int64_t count) {
     using V = typename P::V;
     const int64_t n = n0 + i;
     const NeuronParams<V> p = load_params<P>(a.alpha, a.gamma, a.theta, n);
-    const V g = P::load(g_next + i);
-    V g_v0 = p.alpha * g;
-    if (c.deferred_reset) {
-      const V v0 = a.v0 ? P::load(a.v0 + n) : V(c.v_reset);
-      const V age0 = a.a0 ? P::load_i32(a.a0 + n) : V(static_cast<float>(a.age_init));
-      V g_th = P::load(g_theta + i);
-      g_v0 = lif_step_backward(c, p, v0, V(0.0f), g, V(0.0f), age0, g_th);
-      P::store(g_theta + i, g_th);
-    }
+    const V v0 = a.v0 ? P::load(a.v0 + n) : V(c.v_reset);
+    const V age0 = a.a0 ? P::load_i32(a.a0 + n) : V(static_cast<float>(a.age_init));
+    V g_th = P::load(g_theta + i);
+    const V g_v0 = lif_initial_backward(c, p, v0, age0, P::load(g_next + i), g_th);
+    P::store(g_theta + i, g_th);
     if (a.grad_v0) P::store(a.grad_v0 + n, g_v0);
     if (a.grad_alpha) P::store(a.grad_alpha + n, P::load(g_alpha + i));
     if (a.grad_gamma) P::store(a.grad_gamma + n, P::load(g_gamma + i));

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "lif_glue.h"
 #include "spikeops/cpu.h"
 
 namespace spikeops {
@@ -43,6 +44,11 @@ Tensor empty_output(at::IntArrayRef sizes, const at::TensorOptions& opts) {
 
 std::vector<int64_t> trailing_shape(const Tensor& x) { return x.sizes().slice(1).vec(); }
 
+// State, parameters and per-neuron gradients are float32 for 16-bit [T, N] data.
+at::ScalarType state_dtype(at::ScalarType dtype) {
+  return (dtype == at::kHalf || dtype == at::kBFloat16) ? at::kFloat : dtype;
+}
+
 void check_device(const Tensor& t, const Tensor& x, const char* name) {
   TORCH_CHECK(t.device() == x.device(), name, " is on ", t.device(), " but x is on ", x.device(),
               "; all tensors must be on the same device");
@@ -62,27 +68,30 @@ Tensor state_arg(const std::optional<Tensor>& t, const Tensor& x, at::ScalarType
   return t->to(dtype).contiguous();
 }
 
-// A parameter: one value (numel 1) or a tensor broadcastable to the trailing shape.
-template <class S>
-ParamRef<S> param_arg(const Tensor& p, const Tensor& x, const char* name, Tensor& storage) {
-  check_device(p, x, name);
+// A parameter: one value or a tensor broadcastable to the trailing shape. A
+// one-element CPU tensor is read on the host (allowed with any x, like a
+// Python number); anything else lives on x's device in the state dtype, and a
+// single device value stays there (no host sync, so CUDA graphs can capture it).
+Tensor param_arg(const Tensor& p, const Tensor& x, const char* name) {
   TORCH_CHECK(at::isFloatingType(p.scalar_type()), name, " must be a floating point tensor, got ",
               p.scalar_type());
-  if (p.numel() == 1) return {nullptr, static_cast<S>(p.item<double>())};
+  const auto dtype = state_dtype(x.scalar_type());
+  if (p.numel() == 1 && p.device().is_cpu()) return p;
+  check_device(p, x, name);
+  if (p.numel() == 1) return p.to(dtype).reshape({1});
   const auto trailing = x.sizes().slice(1);
   TORCH_CHECK(at::is_expandable_to(p.sizes(), trailing), name, " of shape ", p.sizes(),
               " cannot be broadcast to the neuron shape ", trailing);
-  storage = p.to(x.scalar_type()).expand(trailing).contiguous();
-  return {storage.data_ptr<S>(), S(0)};
+  return p.to(dtype).expand(trailing).contiguous();
 }
 
+// Range checks of host-side values only: reading device memory would synchronise.
 void check_param_range(const Tensor& p, const char* name, double lo, bool lo_open, double hi) {
-  if (p.device().is_cpu() || p.numel() == 1) {
-    const double mn = p.min().item<double>(), mx = p.max().item<double>();
-    const bool lo_ok = lo_open ? mn > lo : mn >= lo;
-    TORCH_CHECK(lo_ok && mx <= hi && !std::isnan(mn) && !std::isnan(mx), name, " must lie in ",
-                lo_open ? "(" : "[", lo, ", ", hi, "], got values in [", mn, ", ", mx, "]");
-  }
+  if (!p.device().is_cpu()) return;
+  const double mn = p.min().item<double>(), mx = p.max().item<double>();
+  const bool lo_ok = lo_open ? mn > lo : mn >= lo;
+  TORCH_CHECK(lo_ok && mx <= hi && !std::isnan(mn) && !std::isnan(mx), name, " must lie in ", lo_open ? "(" : "[",
+              lo, ", ", hi, "], got values in [", mn, ", ", mx, "]");
 }
 
 LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool deferred_reset,
@@ -109,10 +118,23 @@ LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool de
 void check_input(const Tensor& x, const char* name) {
   TORCH_CHECK(x.dim() >= 1, name, " must have a leading time dimension [T, ...], got a 0-d tensor");
   TORCH_CHECK(x.size(0) >= 1, name, " must have at least one time step (T >= 1), got T = 0");
-  TORCH_CHECK(x.device().is_cpu(), name, " is on ", x.device(),
-              "; this build of spikeops has kernels for CPU tensors only");
-  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, name,
-              " must be float32 or float64 on CPU, got ", x.scalar_type());
+  const auto dtype = x.scalar_type();
+  if (x.device().is_cpu()) {
+    TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, name, " must be float32 or float64 on CPU, got ",
+                dtype);
+    return;
+  }
+#ifdef SPIKEOPS_WITH_CUDA
+  if (x.device().is_cuda()) {
+    TORCH_CHECK(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16, name,
+                " must be float32, float16 or bfloat16 on CUDA, got ", dtype);
+    return;
+  }
+  TORCH_CHECK(false, name, " is on ", x.device(), "; spikeops has kernels for CPU and CUDA tensors");
+#else
+  TORCH_CHECK(false, name, " is on ", x.device(),
+              "; this build of spikeops has CPU kernels only (it was built without a CUDA torch and nvcc)");
+#endif
 }
 
 template <class Args>
@@ -160,81 +182,35 @@ Kernel<LifBackwardArgs<S>> backward_kernel() {
   return cpu::lif_backward_scalar;
 }
 
-// The data of an optional tensor (undefined or empty: absent) as the kernel's pointer type.
-template <class T>
-T* data_or_null(const Tensor& t) {
-  return (t.defined() && t.numel() > 0) ? static_cast<T*>(t.data_ptr()) : nullptr;
-}
-
-// Launches the forward kernel. Optional outputs (r_out, a_out, ages, saved_h,
-// saved_age) are written when they have elements.
-void run_forward(const Tensor& x, const Tensor& v0, const Tensor& r0, const Tensor& a0, const Tensor& alpha,
-                 const Tensor& gamma, const Tensor& theta, const LifConfig& cfg, int64_t age_init, Tensor& spikes,
-                 Tensor& v_out, Tensor& r_out, Tensor& a_out, Tensor& ages, Tensor& saved_h, Tensor& saved_age) {
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lif_forward", [&] {
-    using S = scalar_t;
-    Tensor pa, pg, pt;
-    LifForwardArgs<S> a{};
-    a.T = x.size(0);
-    a.N = x.numel() / a.T;
-    a.x = x.data_ptr<S>();
-    a.spikes = spikes.data_ptr<S>();
-    a.saved_h = data_or_null<S>(saved_h);
-    a.saved_age = data_or_null<uint16_t>(saved_age);
-    a.ages = data_or_null<int32_t>(ages);
-    a.v0 = data_or_null<S>(v0);
-    a.r0 = cfg.refractory > 0 ? data_or_null<int32_t>(r0) : nullptr;
-    a.a0 = cfg.track_age ? data_or_null<int32_t>(a0) : nullptr;
-    a.v_out = v_out.data_ptr<S>();
-    a.r_out = data_or_null<int32_t>(r_out);
-    a.a_out = data_or_null<int32_t>(a_out);
-    a.alpha = param_arg<S>(alpha, x, "decay (alpha)", pa);
-    a.gamma = param_arg<S>(gamma, x, "gain (gamma)", pg);
-    a.theta = param_arg<S>(theta, x, "threshold", pt);
-    a.age_init = static_cast<int32_t>(age_init);
-    a.cfg = cfg;
-    a.stream_outputs = x.numel() * static_cast<int64_t>(sizeof(S)) >= kStreamOutputBytes;
-    if (a.N > 0) run_parallel(a, forward_kernel<S>());
+void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+#ifdef SPIKEOPS_WITH_CUDA
+  if (t.x.is_cuda()) return run_forward_cuda(t, cfg, age_init);
+#endif
+  AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "lif_forward", [&] {
+    LifForwardArgs<scalar_t> a = forward_args<scalar_t, scalar_t>(t, cfg, age_init);
+    a.stream_outputs = t.x.nbytes() >= kStreamOutputBytes;
+    if (a.N > 0) run_parallel(a, forward_kernel<scalar_t>());
   });
 }
 
-// Launches the backward kernel. x, v0, a0, saved_age and the per-neuron
-// gradients are used when defined and non-empty.
-void run_backward(const Tensor& grad_spikes, const Tensor& grad_v, const Tensor& saved_h, const Tensor& saved_age,
-                  const Tensor& x, const Tensor& v0, const Tensor& a0, const Tensor& alpha, const Tensor& gamma,
-                  const Tensor& theta, const LifConfig& cfg, int64_t age_init, Tensor& grad_x, Tensor& grad_v0,
-                  Tensor& grad_alpha, Tensor& grad_gamma, Tensor& grad_theta) {
-  AT_DISPATCH_FLOATING_TYPES(saved_h.scalar_type(), "lif_backward", [&] {
-    using S = scalar_t;
-    Tensor pa, pg, pt;
-    LifBackwardArgs<S> a{};
-    a.T = saved_h.size(0);
-    a.N = saved_h.numel() / a.T;
-    a.grad_spikes = grad_spikes.data_ptr<S>();
-    a.grad_v = data_or_null<S>(grad_v);
-    a.saved_h = saved_h.data_ptr<S>();
-    a.saved_age = data_or_null<uint16_t>(saved_age);
-    a.x = data_or_null<S>(x);
-    a.v0 = data_or_null<S>(v0);
-    a.a0 = data_or_null<int32_t>(a0);
-    a.grad_x = grad_x.data_ptr<S>();
-    a.grad_v0 = data_or_null<S>(grad_v0);
-    a.grad_alpha = data_or_null<S>(grad_alpha);
-    a.grad_gamma = data_or_null<S>(grad_gamma);
-    a.grad_theta = data_or_null<S>(grad_theta);
-    a.alpha = param_arg<S>(alpha, saved_h, "decay (alpha)", pa);
-    a.gamma = param_arg<S>(gamma, saved_h, "gain (gamma)", pg);
-    a.theta = param_arg<S>(theta, saved_h, "threshold", pt);
-    a.age_init = static_cast<int32_t>(age_init);
-    a.cfg = cfg;
-    a.stream_outputs = saved_h.numel() * static_cast<int64_t>(sizeof(S)) >= kStreamOutputBytes;
-    if (a.N > 0) run_parallel(a, backward_kernel<S>());
+void run_backward(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+#ifdef SPIKEOPS_WITH_CUDA
+  if (t.saved_h.is_cuda()) return run_backward_cuda(t, cfg, age_init);
+#endif
+  AT_DISPATCH_FLOATING_TYPES(t.saved_h.scalar_type(), "lif_backward", [&] {
+    LifBackwardArgs<scalar_t> a = backward_args<scalar_t, scalar_t>(t, cfg, age_init);
+    a.stream_outputs = t.saved_h.nbytes() >= kStreamOutputBytes;
+    if (a.N > 0) run_parallel(a, backward_kernel<scalar_t>());
   });
 }
 
-std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_cpu(
-    const Tensor& x_in, const std::optional<Tensor>& v0_in, const std::optional<Tensor>& r0_in,
-    const std::optional<Tensor>& a0_in, const Tensor& alpha, const Tensor& gamma, const Tensor& theta,
+Tensor empty_if(bool need, at::IntArrayRef sizes, const at::TensorOptions& opts) {
+  return need ? at::empty(sizes, opts) : at::empty({0}, opts);
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_impl(
+    const Tensor& x_in, const std::optional<Tensor>& v0, const std::optional<Tensor>& r0,
+    const std::optional<Tensor>& a0, const Tensor& alpha, const Tensor& gamma, const Tensor& theta,
     int64_t reset, double v_reset, int64_t refractory, bool deferred_reset, bool detach_reset,
     int64_t surrogate, double sg_height, double sg_width, bool track_age, int64_t age_init,
     bool return_ages, bool save_for_backward) {
@@ -249,107 +225,127 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_c
   check_param_range(theta, "threshold", 0.0, true, INFINITY);
   check_param_range(gamma, "gain (gamma)", -INFINITY, false, INFINITY);
 
-  const Tensor x = x_in.contiguous();
-  const auto dtype = x.scalar_type();
-  const auto trailing = trailing_shape(x);
-  const Tensor v0 = state_arg(v0_in, x, dtype, "v0 (initial membrane)");
-  const Tensor r0 = state_arg(r0_in, x, at::kInt, "r0 (initial refractory count)");
-  const Tensor a0 = state_arg(a0_in, x, at::kInt, "a0 (initial spike age)");
+  ForwardTensors t;
+  t.x = x_in.contiguous();
+  const auto fdtype = state_dtype(t.x.scalar_type());
+  const auto trailing = trailing_shape(t.x);
+  t.v0 = state_arg(v0, t.x, fdtype, "v0 (initial membrane)");
+  t.r0 = state_arg(r0, t.x, at::kInt, "r0 (initial refractory count)");
+  t.a0 = state_arg(a0, t.x, at::kInt, "a0 (initial spike age)");
+  t.alpha = param_arg(alpha, t.x, "decay (alpha)");
+  t.gamma = param_arg(gamma, t.x, "gain (gamma)");
+  t.theta = param_arg(theta, t.x, "threshold");
 
-  const auto opts = x.options();
+  const auto opts = t.x.options();
   const auto int_opts = opts.dtype(at::kInt);
-  Tensor spikes = empty_output(x.sizes(), opts);
-  Tensor v_out = at::empty(trailing, opts);
-  Tensor r_out = refractory > 0 ? at::empty(trailing, int_opts) : at::empty({0}, int_opts);
-  Tensor a_out = track_age ? at::empty(trailing, int_opts) : at::empty({0}, int_opts);
-  Tensor ages = return_ages ? at::empty(x.sizes(), int_opts) : at::empty({0}, int_opts);
-  Tensor saved_h = save_for_backward ? empty_output(x.sizes(), opts) : at::empty({0}, opts);
-  Tensor saved_age = (save_for_backward && stdb) ? at::empty(x.sizes(), opts.dtype(at::kShort))
-                                                 : at::empty({0}, opts.dtype(at::kShort));
-
-  run_forward(x, v0, r0, a0, alpha, gamma, theta, cfg, age_init, spikes, v_out, r_out, a_out, ages, saved_h,
-              saved_age);
-  return {spikes, v_out, r_out, a_out, ages, saved_h, saved_age};
+  t.spikes = empty_output(t.x.sizes(), opts);
+  t.v_out = at::empty(trailing, opts.dtype(fdtype));
+  t.r_out = empty_if(refractory > 0, trailing, int_opts);
+  t.a_out = empty_if(track_age, trailing, int_opts);
+  t.ages = empty_if(return_ages, t.x.sizes(), int_opts);
+  t.saved_h = save_for_backward ? empty_output(t.x.sizes(), opts) : at::empty({0}, opts);
+  t.saved_age = empty_if(save_for_backward && stdb, t.x.sizes(), opts.dtype(at::kShort));
+  run_forward(t, cfg, age_init);
+  return {t.spikes, t.v_out, t.r_out, t.a_out, t.ages, t.saved_h, t.saved_age};
 }
 
-std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_cpu(
-    const Tensor& grad_spikes_in, const std::optional<Tensor>& grad_v_in, const Tensor& saved_h_in,
-    const Tensor& saved_age_in, const std::optional<Tensor>& x_in, const std::optional<Tensor>& v0_in,
-    const std::optional<Tensor>& a0_in, const Tensor& alpha, const Tensor& gamma, const Tensor& theta,
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_impl(
+    const Tensor& grad_spikes, const std::optional<Tensor>& grad_v, const Tensor& saved_h,
+    const Tensor& saved_age, const std::optional<Tensor>& x, const std::optional<Tensor>& v0,
+    const std::optional<Tensor>& a0, const Tensor& alpha, const Tensor& gamma, const Tensor& theta,
     int64_t reset, double v_reset, int64_t refractory, bool deferred_reset, bool detach_reset,
     int64_t surrogate, double sg_height, double sg_width, int64_t age_init, bool need_grad_v0,
     bool need_grad_alpha, bool need_grad_gamma, bool need_grad_theta) {
-  check_input(saved_h_in, "saved_h");
+  check_input(saved_h, "saved_h");
   const LifConfig cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
                                     sg_height, sg_width, /*track_age=*/false);
-  const Tensor saved_h = saved_h_in.contiguous();
-  const auto dtype = saved_h.scalar_type();
-  TORCH_CHECK(grad_spikes_in.sizes() == saved_h.sizes(), "grad_spikes must have shape ", saved_h.sizes(),
-              ", got ", grad_spikes_in.sizes());
-  check_device(grad_spikes_in, saved_h, "grad_spikes");
-  const Tensor grad_spikes = grad_spikes_in.to(dtype).contiguous();
-  const bool stdb = cfg.surrogate.kind == SurrogateKind::STDB;
-  TORCH_CHECK(!stdb || saved_age_in.sizes() == saved_h.sizes(), "the stdb surrogate needs saved_age of shape ",
-              saved_h.sizes());
-  const Tensor saved_age = stdb ? saved_age_in.contiguous() : Tensor();
-  const Tensor grad_v = state_arg(grad_v_in, saved_h, dtype, "grad_v");
-  const Tensor v0 = state_arg(v0_in, saved_h, dtype, "v0");
-  const Tensor a0 = state_arg(a0_in, saved_h, at::kInt, "a0");
-  Tensor x;
-  if (need_grad_gamma) {
-    TORCH_CHECK(x_in.has_value() && x_in->sizes() == saved_h.sizes(), "the gain gradient needs x of shape ",
-                saved_h.sizes());
-    x = x_in->to(dtype).contiguous();
+  BackwardTensors t;
+  t.saved_h = saved_h.contiguous();
+  const auto dtype = t.saved_h.scalar_type();
+  const auto fdtype = state_dtype(dtype);
+  TORCH_CHECK(grad_spikes.sizes() == t.saved_h.sizes(), "grad_spikes must have shape ", t.saved_h.sizes(),
+              ", got ", grad_spikes.sizes());
+  check_device(grad_spikes, t.saved_h, "grad_spikes");
+  t.grad_spikes = grad_spikes.to(dtype).contiguous();
+  if (cfg.surrogate.kind == SurrogateKind::STDB) {
+    TORCH_CHECK(saved_age.sizes() == t.saved_h.sizes() && saved_age.scalar_type() == at::kShort,
+                "the stdb surrogate needs saved_age (int16) of shape ", t.saved_h.sizes());
+    check_device(saved_age, t.saved_h, "saved_age");
+    t.saved_age = saved_age.contiguous();
   }
-  const auto trailing = trailing_shape(saved_h);
-  const auto opts = saved_h.options();
-  Tensor grad_x = empty_output(saved_h.sizes(), opts);
-  auto per_neuron = [&](bool need) { return need ? at::empty(trailing, opts) : at::empty({0}, opts); };
-  Tensor grad_v0 = per_neuron(need_grad_v0), grad_alpha = per_neuron(need_grad_alpha),
-         grad_gamma = per_neuron(need_grad_gamma), grad_theta = per_neuron(need_grad_theta);
+  t.grad_v = state_arg(grad_v, t.saved_h, fdtype, "grad_v");
+  t.v0 = state_arg(v0, t.saved_h, fdtype, "v0");
+  t.a0 = state_arg(a0, t.saved_h, at::kInt, "a0");
+  if (need_grad_gamma) {
+    TORCH_CHECK(x.has_value() && x->sizes() == t.saved_h.sizes(), "the gain gradient needs x of shape ",
+                t.saved_h.sizes());
+    check_device(*x, t.saved_h, "x");
+    t.x = x->to(dtype).contiguous();
+  }
+  t.alpha = param_arg(alpha, t.saved_h, "decay (alpha)");
+  t.gamma = param_arg(gamma, t.saved_h, "gain (gamma)");
+  t.theta = param_arg(theta, t.saved_h, "threshold");
 
-  run_backward(grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha, gamma, theta, cfg, age_init, grad_x,
-               grad_v0, grad_alpha, grad_gamma, grad_theta);
-  return {grad_x, grad_v0, grad_alpha, grad_gamma, grad_theta};
+  const auto trailing = trailing_shape(t.saved_h);
+  const auto fopts = t.saved_h.options().dtype(fdtype);
+  t.grad_x = empty_output(t.saved_h.sizes(), t.saved_h.options());
+  t.grad_v0 = empty_if(need_grad_v0, trailing, fopts);
+  t.grad_alpha = empty_if(need_grad_alpha, trailing, fopts);
+  t.grad_gamma = empty_if(need_grad_gamma, trailing, fopts);
+  t.grad_theta = empty_if(need_grad_theta, trailing, fopts);
+  run_backward(t, cfg, age_init);
+  return {t.grad_x, t.grad_v0, t.grad_alpha, t.grad_gamma, t.grad_theta};
 }
 
 // Variants writing into caller-owned buffers (no allocation of [T, N] outputs),
 // for callers that manage memory themselves; no refractory or age tracking.
-void check_out(const Tensor& out, const Tensor& like, const char* name) {
+void check_out(const Tensor& out, const Tensor& like, at::ScalarType dtype, const char* name) {
   check_device(out, like, name);
-  TORCH_CHECK(out.sizes() == like.sizes() && out.scalar_type() == like.scalar_type() && out.is_contiguous(), name,
-              " must be a contiguous ", like.scalar_type(), " tensor of shape ", like.sizes());
+  TORCH_CHECK(out.sizes() == like.sizes() && out.scalar_type() == dtype && out.is_contiguous(), name,
+              " must be a contiguous ", dtype, " tensor of shape ", like.sizes());
 }
 
-void lif_forward_out_cpu(const Tensor& x, const std::optional<Tensor>& v0_in, const Tensor& alpha,
-                         const Tensor& gamma, const Tensor& theta, int64_t reset, double v_reset,
-                         bool deferred_reset, Tensor& spikes, Tensor& v, Tensor& saved_h) {
+void lif_forward_out_impl(const Tensor& x, const std::optional<Tensor>& v0, const Tensor& alpha,
+                          const Tensor& gamma, const Tensor& theta, int64_t reset, double v_reset,
+                          bool deferred_reset, Tensor& spikes, Tensor& v, Tensor& saved_h) {
   check_input(x, "x");
   TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
   const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, false, 0, 1.0, 1.0, false);
-  check_out(spikes, x, "spikes");
-  check_out(v, x[0], "v");
-  if (saved_h.numel()) check_out(saved_h, x, "saved_h");
-  const Tensor v0 = state_arg(v0_in, x, x.scalar_type(), "v0 (initial membrane)");
-  Tensor none = at::empty({0}, x.options().dtype(at::kInt)), none2 = none, none3 = none, none4 = none;
-  run_forward(x, v0, Tensor(), Tensor(), alpha, gamma, theta, cfg, 0, spikes, v, none, none2, none3, saved_h,
-              none4);
+  const auto dtype = x.scalar_type();
+  check_out(spikes, x, dtype, "spikes");
+  check_out(v, x[0], state_dtype(dtype), "v");
+  if (saved_h.numel()) check_out(saved_h, x, dtype, "saved_h");
+  ForwardTensors t;
+  t.x = x;
+  t.v0 = state_arg(v0, x, state_dtype(dtype), "v0 (initial membrane)");
+  t.alpha = param_arg(alpha, x, "decay (alpha)");
+  t.gamma = param_arg(gamma, x, "gain (gamma)");
+  t.theta = param_arg(theta, x, "threshold");
+  t.spikes = spikes;
+  t.v_out = v;
+  t.saved_h = saved_h;
+  run_forward(t, cfg, 0);
 }
 
-void lif_backward_out_cpu(const Tensor& grad_spikes, const Tensor& saved_h, const Tensor& alpha,
-                          const Tensor& gamma, const Tensor& theta, int64_t reset, double v_reset,
-                          bool deferred_reset, bool detach_reset, int64_t surrogate, double sg_height,
-                          double sg_width, Tensor& grad_x) {
+void lif_backward_out_impl(const Tensor& grad_spikes, const Tensor& saved_h, const Tensor& alpha,
+                           const Tensor& gamma, const Tensor& theta, int64_t reset, double v_reset,
+                           bool deferred_reset, bool detach_reset, int64_t surrogate, double sg_height,
+                           double sg_width, Tensor& grad_x) {
   check_input(saved_h, "saved_h");
   TORCH_CHECK(surrogate != static_cast<int64_t>(SurrogateKind::STDB), "lif_backward_out does not support stdb");
+  TORCH_CHECK(saved_h.is_contiguous(), "saved_h must be contiguous");
   const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, detach_reset, surrogate, sg_height,
                                     sg_width, false);
-  check_out(grad_spikes, saved_h, "grad_spikes");
-  check_out(grad_x, saved_h, "grad_x");
-  TORCH_CHECK(saved_h.is_contiguous(), "saved_h must be contiguous");
-  Tensor none;
-  run_backward(grad_spikes, none, saved_h, none, none, none, none, alpha, gamma, theta, cfg, 0, grad_x, none, none,
-               none, none);
+  check_out(grad_spikes, saved_h, saved_h.scalar_type(), "grad_spikes");
+  check_out(grad_x, saved_h, saved_h.scalar_type(), "grad_x");
+  BackwardTensors t;
+  t.grad_spikes = grad_spikes;
+  t.saved_h = saved_h;
+  t.alpha = param_arg(alpha, saved_h, "decay (alpha)");
+  t.gamma = param_arg(gamma, saved_h, "gain (gamma)");
+  t.theta = param_arg(theta, saved_h, "threshold");
+  t.grad_x = grad_x;
+  run_backward(t, cfg, 0);
 }
 
 }  // namespace
@@ -377,11 +373,22 @@ TORCH_LIBRARY(spikeops, m) {
       "Tensor(a!) grad_x) -> ()");
 }
 
+// One implementation per op serves every device: the checks and allocation are
+// shared, run_forward / run_backward pick the kernels.
 TORCH_LIBRARY_IMPL(spikeops, CPU, m) {
-  m.impl("lif_forward", &lif_forward_cpu);
-  m.impl("lif_backward", &lif_backward_cpu);
-  m.impl("lif_forward_out", &lif_forward_out_cpu);
-  m.impl("lif_backward_out", &lif_backward_out_cpu);
+  m.impl("lif_forward", &lif_forward_impl);
+  m.impl("lif_backward", &lif_backward_impl);
+  m.impl("lif_forward_out", &lif_forward_out_impl);
+  m.impl("lif_backward_out", &lif_backward_out_impl);
 }
+
+#ifdef SPIKEOPS_WITH_CUDA
+TORCH_LIBRARY_IMPL(spikeops, CUDA, m) {
+  m.impl("lif_forward", &lif_forward_impl);
+  m.impl("lif_backward", &lif_backward_impl);
+  m.impl("lif_forward_out", &lif_forward_out_impl);
+  m.impl("lif_backward_out", &lif_backward_out_impl);
+}
+#endif
 
 }  // namespace spikeops

@@ -157,4 +157,13 @@ SPIKEOPS_HOST_DEVICE V lif_step_backward(const LifConfig& c, const NeuronParams<
   return g_h;
 }
 
+// dL/dv0 from g_first = dL/dh[0]: through the decay, and with deferred_reset
+// also through the reset that v0's own spike applies at step 0.
+template <class V>
+SPIKEOPS_HOST_DEVICE V lif_initial_backward(const LifConfig& c, const NeuronParams<V>& p, V v0, V age0,
+                                            V g_first, V& g_theta) {
+  if (!c.deferred_reset) return p.alpha * g_first;
+  return lif_step_backward(c, p, v0, V(0.0f), g_first, V(0.0f), age0, g_theta);
+}
+
 }  // namespace spikeops

@@ -1,0 +1,93 @@
+// Shared by the CPU and CUDA glue: the tensors of one forward or backward call,
+// already checked and allocated, and how they become a kernel's args struct.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+#include "spikeops/lif.h"
+
+namespace spikeops {
+
+// Absent optional tensors are undefined or empty. Parameters are prepared by
+// the glue: a CPU tensor of one element (read on the host), or a device tensor
+// of the state dtype with one element or one per neuron.
+struct ForwardTensors {
+  at::Tensor x, v0, r0, a0, alpha, gamma, theta;
+  at::Tensor spikes, v_out, r_out, a_out, ages, saved_h, saved_age;
+};
+
+struct BackwardTensors {
+  at::Tensor grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha, gamma, theta;
+  at::Tensor grad_x, grad_v0, grad_alpha, grad_gamma, grad_theta;
+};
+
+// The data of an optional tensor (undefined or empty: absent) as the kernel's pointer type.
+template <class T>
+T* data_or_null(const at::Tensor& t) {
+  return (t.defined() && t.numel() > 0) ? static_cast<T*>(t.data_ptr()) : nullptr;
+}
+
+template <class F>
+ParamRef<F> param_ref(const at::Tensor& p) {
+  if (p.device().is_cpu() && p.numel() == 1) return {nullptr, 0, static_cast<F>(p.item<double>())};
+  return {static_cast<const F*>(p.data_ptr()), p.numel() == 1 ? 0 : 1, F(0)};
+}
+
+template <class S, class F>
+LifForwardArgs<S, F> forward_args(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+  LifForwardArgs<S, F> a{};
+  a.T = t.x.size(0);
+  a.N = t.x.numel() / a.T;
+  a.x = data_or_null<const S>(t.x);
+  a.spikes = data_or_null<S>(t.spikes);
+  a.saved_h = data_or_null<S>(t.saved_h);
+  a.saved_age = data_or_null<uint16_t>(t.saved_age);
+  a.ages = data_or_null<int32_t>(t.ages);
+  a.v0 = data_or_null<const F>(t.v0);
+  a.r0 = cfg.refractory > 0 ? data_or_null<const int32_t>(t.r0) : nullptr;
+  a.a0 = cfg.track_age ? data_or_null<const int32_t>(t.a0) : nullptr;
+  a.v_out = data_or_null<F>(t.v_out);
+  a.r_out = data_or_null<int32_t>(t.r_out);
+  a.a_out = data_or_null<int32_t>(t.a_out);
+  a.alpha = param_ref<F>(t.alpha);
+  a.gamma = param_ref<F>(t.gamma);
+  a.theta = param_ref<F>(t.theta);
+  a.age_init = static_cast<int32_t>(age_init);
+  a.cfg = cfg;
+  return a;
+}
+
+template <class S, class F>
+LifBackwardArgs<S, F> backward_args(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+  LifBackwardArgs<S, F> a{};
+  a.T = t.saved_h.size(0);
+  a.N = t.saved_h.numel() / a.T;
+  a.grad_spikes = data_or_null<const S>(t.grad_spikes);
+  a.grad_v = data_or_null<const F>(t.grad_v);
+  a.saved_h = data_or_null<const S>(t.saved_h);
+  a.saved_age = data_or_null<const uint16_t>(t.saved_age);
+  a.x = data_or_null<const S>(t.x);
+  a.v0 = data_or_null<const F>(t.v0);
+  a.a0 = data_or_null<const int32_t>(t.a0);
+  a.grad_x = data_or_null<S>(t.grad_x);
+  a.grad_v0 = data_or_null<F>(t.grad_v0);
+  a.grad_alpha = data_or_null<F>(t.grad_alpha);
+  a.grad_gamma = data_or_null<F>(t.grad_gamma);
+  a.grad_theta = data_or_null<F>(t.grad_theta);
+  a.alpha = param_ref<F>(t.alpha);
+  a.gamma = param_ref<F>(t.gamma);
+  a.theta = param_ref<F>(t.theta);
+  a.age_init = static_cast<int32_t>(age_init);
+  a.cfg = cfg;
+  return a;
+}
+
+#ifdef SPIKEOPS_WITH_CUDA
+// Defined in ops_cuda.cpp: launch the CUDA kernels on the current stream.
+void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init);
+void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init);
+#endif
+
+}  // namespace spikeops

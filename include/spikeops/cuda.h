@@ -1,0 +1,25 @@
+// Launchers of the CUDA LIF kernels (csrc/cuda/). Each enqueues one kernel on
+// `stream` and returns the launch status; none synchronises.
+//
+// [T, N] buffers are float32, float16 or bfloat16 (S); state, parameters and
+// per-neuron gradients are float32. The saved membrane has the type S: 4 bytes
+// per neuron-step for float32 and 2 for the 16-bit types (plus 2 for the spike
+// ages the stdb surrogate needs).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include "spikeops/lif.h"
+
+namespace spikeops::cuda {
+
+// Instantiated for S = float, __half and __nv_bfloat16.
+template <class S>
+cudaError_t lif_forward(const LifForwardArgs<S, float>& args, cudaStream_t stream);
+
+template <class S>
+cudaError_t lif_backward(const LifBackwardArgs<S, float>& args, cudaStream_t stream);
+
+}  // namespace spikeops::cuda
