@@ -14,7 +14,7 @@ import torch
 from . import surrogate as surrogate_mod
 from .functional import RESET_MODES, LIFState, decay_from_tau
 
-__all__ = ["spike", "lif"]
+__all__ = ["spike", "lif", "round_saved_h"]
 
 
 class _Spike(torch.autograd.Function):
@@ -106,3 +106,25 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
     if return_ages:
         return out, new_state, torch.stack(ages).to(torch.int32)
     return out, new_state
+
+
+def round_saved_h(h: torch.Tensor, theta, dtype: torch.dtype) -> torch.Tensor:
+    """The pre-spike membrane ``h`` (float32) as the CUDA kernels save it for float16/bfloat16 data.
+
+    Rounded to nearest in ``dtype``, except where rounding carried it across the threshold: the
+    backward pass recomputes each spike as ``saved > theta``, so there the neighbouring value on
+    h's side (one ulp away) is kept instead. Returns the saved values as float32."""
+    if dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(f"dtype must be torch.float16 or torch.bfloat16, got {dtype}")
+    theta = torch.as_tensor(theta, dtype=torch.float32, device=h.device)
+    h = h.float()
+    rounded = h.to(dtype)
+    fired = h > theta
+    wrong = fired != (rounded.float() > theta)
+    bits = rounded.view(torch.int16).to(torch.int32) & 0xFFFF
+    negative = (bits & 0x8000) != 0
+    step = torch.where(negative != fired, bits + 1, bits - 1)  # +1 moves away from zero
+    step = torch.where((bits & 0x7FFF) == 0, torch.where(fired, 0x0001, 0x8001), step)
+    bits = torch.where(wrong, step, bits)
+    bits = torch.where(bits >= 0x8000, bits - 0x10000, bits).to(torch.int16)
+    return bits.view(dtype).float()

@@ -1,6 +1,6 @@
 // CUDA launch glue: picks the kernel instantiation for the dtype and enqueues
 // it on torch's current stream of the tensors' device.
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
@@ -27,7 +27,7 @@ void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age
   const c10::cuda::CUDAGuard guard(t.x.device());
   dispatch_storage(t.x.scalar_type(), [&](auto* tag) {
     using S = std::remove_pointer_t<decltype(tag)>;
-    C10_CUDA_CHECK(cuda::lif_forward(forward_args<S, float>(t, cfg, age_init), at::cuda::getCurrentCUDAStream()));
+    C10_CUDA_CHECK(cuda::lif_forward(forward_args<S, float>(t, cfg, age_init), c10::cuda::getCurrentCUDAStream()));
   });
 }
 
@@ -36,7 +36,7 @@ void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t a
   dispatch_storage(t.saved_h.scalar_type(), [&](auto* tag) {
     using S = std::remove_pointer_t<decltype(tag)>;
     C10_CUDA_CHECK(
-        cuda::lif_backward(backward_args<S, float>(t, cfg, age_init), at::cuda::getCurrentCUDAStream()));
+        cuda::lif_backward(backward_args<S, float>(t, cfg, age_init), c10::cuda::getCurrentCUDAStream()));
   });
 }
 
