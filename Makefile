@@ -1,16 +1,23 @@
-# make demo   set up, build, run the main job (the CPU benchmark)
-# make test   set up, build, run the test suite
+# make demo      set up, build, run the main job (the CPU benchmark)
+# make test      set up, build, run the test suite
+# make test-gpu  on a machine with an NVIDIA GPU, a CUDA torch and nvcc: build
+#                with the CUDA kernels required, run every test (CUDA ones
+#                included) and the CUDA benchmark
 # Set-up reuses a torch the Python already has (e.g. a CUDA build); otherwise it
 # installs $(TORCH), by default the CPU build torch==2.13.0.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
-BUILD_DEPS := scikit-build-core pybind11 ninja "cmake>=3.18"
-TEST_DEPS := pytest numpy
+# What set-up installs, as pip requirement = import name or program; only the
+# missing ones are installed, so a machine that has them all needs no network.
+DEPS := scikit-build-core=scikit_build_core pybind11=pybind11 pytest=pytest numpy=numpy ninja=@ninja cmake=@cmake
+MISSING = $(PY) -c "import importlib.util as u, shutil, sys; \
+  print(' '.join(p for p, m in (d.split('=') for d in sys.argv[1:]) \
+                 if (shutil.which(m[1:]) if m[0] == '@' else u.find_spec(m)) is None))" $(DEPS)
 SOURCES := $(shell find csrc include spikeops -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.py' \)) CMakeLists.txt pyproject.toml
 
-.PHONY: setup build demo test bench info clean
+.PHONY: setup build demo test test-gpu bench info clean
 
 $(VENV)/.ready:
 	@if $(PYTHON) -c "import torch" 2>/dev/null; then \
@@ -19,7 +26,7 @@ $(VENV)/.ready:
 	else \
 	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q "$(TORCH)"; \
 	fi
-	$(PY) -m pip install -q $(BUILD_DEPS) $(TEST_DEPS)
+	@missing="$$($(MISSING))"; if [ -n "$$missing" ]; then $(PY) -m pip install -q $$missing; fi
 	touch $@
 
 setup: $(VENV)/.ready
@@ -41,6 +48,13 @@ info: build
 test: build
 	$(PY) -m spikeops info
 	$(PY) -m pytest -q tests
+
+test-gpu: setup
+	$(PY) -m pip install -q --no-build-isolation --no-deps -C cmake.define.SPIKEOPS_CUDA=ON -e .
+	rm -f $(VENV)/.built
+	$(PY) -m spikeops info
+	$(PY) -m pytest -q tests
+	$(PY) -m spikeops bench --device cuda
 
 clean:
 	rm -rf build $(VENV)
