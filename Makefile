@@ -1,4 +1,5 @@
-# make demo      set up, build, run the main job (the CPU benchmark)
+# make demo      set up, build, run the main job (python -m spikeops demo)
+# make bench     the CPU benchmark (python -m spikeops bench)
 # make test      set up, build, run the test suite
 # make test-gpu  on a machine with an NVIDIA GPU, a CUDA torch and nvcc: build
 #                with the CUDA kernels required, run every test (CUDA ones
@@ -11,7 +12,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # What set-up installs, as pip requirement = import name or program; only the
 # missing ones are installed, so a machine that has them all needs no network.
-DEPS := scikit-build-core=scikit_build_core pybind11=pybind11 pytest=pytest numpy=numpy ninja=@ninja cmake=@cmake
+DEPS := scikit-build-core=scikit_build_core pybind11=pybind11 pytest=pytest numpy=numpy ninja=@ninja cmake=@cmake \
+  scikit-learn=sklearn matplotlib=matplotlib tqdm=tqdm
 MISSING = $(PY) -c "import importlib.util as u, shutil, sys; \
   print(' '.join(p for p, m in (d.split('=') for d in sys.argv[1:]) \
                  if (shutil.which(m[1:]) if m[0] == '@' else u.find_spec(m)) is None))" $(DEPS)
@@ -38,9 +40,10 @@ $(VENV)/.built: $(VENV)/.ready $(SOURCES)
 build: $(VENV)/.built
 
 demo: build
-	$(PY) -m spikeops bench
+	$(PY) -m spikeops demo
 
-bench: demo
+bench: build
+	$(PY) -m spikeops bench
 
 info: build
 	$(PY) -m spikeops info

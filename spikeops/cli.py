@@ -1,4 +1,4 @@
-"""Command line: ``python -m spikeops info|bench``."""
+"""Command line: ``python -m spikeops info|demo|bench``."""
 from __future__ import annotations
 
 import argparse
@@ -28,11 +28,24 @@ def _bench(args) -> int:
     return bench.main(args)
 
 
+def _demo(args) -> int:
+    from . import demo
+
+    return demo.main(args)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="spikeops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="version, torch, CPU ISA in use, whether CUDA kernels were built").set_defaults(
         func=_info)
+    d = sub.add_parser("demo", help="the main job: ANN, conversion and direct SNN training on the digits dataset")
+    d.add_argument("--out", default="demo-results", help="folder for table.md, results.json, accuracy_vs_T.png")
+    d.add_argument("--max-T", dest="max_T", type=int, default=64, help="longest run of the converted SNNs")
+    d.add_argument("--ann-epochs", dest="ann_epochs", type=int, default=30)
+    d.add_argument("--snn-epochs", dest="snn_epochs", type=int, default=15)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=_demo)
     b = sub.add_parser("bench", help="benchmark the fused LIF op against memory bandwidth and the reference")
     b.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="benchmark the CPU or the CUDA kernels")
     b.add_argument("--quick", action="store_true", help="small shapes and few repeats (a smoke run)")

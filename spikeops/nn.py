@@ -10,7 +10,8 @@ from torch import nn
 from . import functional as F
 from . import surrogate as surrogate_mod
 
-__all__ = ["LIF", "IF"]
+__all__ = ["LIF", "IF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode_constant", "encode_rate",
+           "mean_rate", "spike_count", "integrate"]
 
 
 class LIF(nn.Module):
@@ -126,3 +127,85 @@ class IF(LIF):
             if arg in kwargs:
                 raise ValueError(f"IF has no leak; {arg} cannot be set")
         super().__init__(1.0, **kwargs)
+
+
+class TimeDistributed(nn.Module):
+    """Applies an ordinary layer (Conv2d, Linear, BatchNorm, pooling, ...) to every step of a
+    ``[T, B, ...]`` sequence at once, by merging T into the batch. A BatchNorm wrapped this way
+    normalises with statistics shared over all time steps."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2:
+            raise ValueError(f"TimeDistributed expects [T, B, ...], got shape {tuple(x.shape)}")
+        T, B = x.shape[:2]
+        return self.module(x.flatten(0, 1)).unflatten(0, (T, B))
+
+
+def _check_steps(T) -> int:
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ValueError(f"T (time steps) must be an int >= 1, got {T!r}")
+    return T
+
+
+def encode_constant(x: torch.Tensor, T: int) -> torch.Tensor:
+    """The input as a constant current for T steps: ``[T, *x.shape]`` (a broadcast view, no copy)."""
+    return x.unsqueeze(0).expand(_check_steps(T), *x.shape)
+
+
+def encode_rate(x: torch.Tensor, T: int, *, signed: bool = True, generator: Optional[torch.Generator] = None):
+    """Rate-coded spikes ``[T, *x.shape]``: at each step an element spikes with probability |x|
+    (clipped to 1), a Bernoulli approximation of a Poisson train with rate |x| per step. With
+    ``signed`` the spike carries x's sign (the hybrid-conversion code's encoder); otherwise
+    negative inputs never spike."""
+    T = _check_steps(T)
+    rand = torch.rand((T, *x.shape), generator=generator, device=x.device, dtype=x.dtype)
+    p = x.abs().clamp(max=1.0) if signed else x.clamp(0.0, 1.0)
+    spikes = (rand < p).to(x.dtype)
+    return spikes * torch.sign(x) if signed else spikes
+
+
+class ConstantEncoder(nn.Module):
+    """Module form of :func:`encode_constant`."""
+
+    def __init__(self, T: int):
+        super().__init__()
+        self.T = _check_steps(T)
+
+    def forward(self, x):
+        return encode_constant(x, self.T)
+
+
+class RateEncoder(nn.Module):
+    """Module form of :func:`encode_rate` (fresh random spikes on every call)."""
+
+    def __init__(self, T: int, signed: bool = True):
+        super().__init__()
+        self.T = _check_steps(T)
+        self.signed = signed
+
+    def forward(self, x):
+        return encode_rate(x, self.T, signed=self.signed)
+
+
+def mean_rate(spikes: torch.Tensor) -> torch.Tensor:
+    """Readout: spikes per step, averaged over the time dimension 0."""
+    return spikes.mean(0)
+
+
+def spike_count(spikes: torch.Tensor) -> torch.Tensor:
+    """Readout: total spikes over the time dimension 0."""
+    return spikes.sum(0)
+
+
+def integrate(currents: torch.Tensor, cumulative: bool = False) -> torch.Tensor:
+    """Readout of a non-spiking output layer: the membrane of an integrator (no leak, no
+    threshold) fed with ``currents`` ``[T, ...]``, divided by the steps so far; that is the
+    mean current. ``cumulative=True`` returns the readout after every step ``[T, ...]``."""
+    if not cumulative:
+        return currents.mean(0)
+    steps = torch.arange(1, currents.shape[0] + 1, device=currents.device, dtype=currents.dtype)
+    return currents.cumsum(0) / steps.view(-1, *([1] * (currents.dim() - 1)))

@@ -1,0 +1,228 @@
+"""Rate conversion of a trained ReLU network to a spiking one (SPEC section 4).
+
+The ANN is an ``nn.Sequential`` (nested ones are flattened) of Conv2d, Linear, BatchNorm,
+ReLU, AvgPool2d, MaxPool2d, Flatten, Dropout and Identity. BatchNorm is folded into the
+layer before it; each ReLU becomes a spiking neuron with subtract reset (IF by default);
+the last weighted layer becomes the non-spiking output whose currents are integrated
+(:func:`spikeops.nn.integrate`). The SNN is an ``nn.Sequential`` over ``[T, B, ...]``:
+every ordinary layer is wrapped in :class:`spikeops.nn.TimeDistributed` and every neuron
+layer runs all T steps in one fused kernel.
+
+Two ways to scale: ``method="percentile"`` (data-based normalisation: lambda_l is the p-th
+percentile of layer l's positive activations, W_l <- W_l lambda_{l-1} / lambda_l,
+b_l <- b_l / lambda_l, threshold 1; p = 100 is max-norm) and ``method="balance"`` (the
+hybrid method: weights kept, each layer's threshold set, layer by layer, to the largest
+input current that layer receives in the simulated SNN, times a scaling factor).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable, List, Optional, Sequence
+
+import torch
+from torch import nn
+
+from ..nn import LIF, TimeDistributed, encode_constant, encode_rate, integrate
+
+WEIGHTED = (nn.Conv2d, nn.Linear)
+BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
+PASS_THROUGH = (nn.AvgPool2d, nn.Flatten)
+DROPPED = (nn.Dropout, nn.Identity)
+
+
+def layers_of(model: nn.Module) -> List[nn.Module]:
+    """The layers of a (nested) nn.Sequential in order; a clear error for anything else."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"conversion needs an nn.Sequential model, got {type(model).__name__}")
+    out = []
+    for name, m in model.named_children():
+        if isinstance(m, nn.Sequential):
+            out.extend(layers_of(m))
+        elif isinstance(m, WEIGHTED + BATCHNORM + PASS_THROUGH + DROPPED + (nn.ReLU, nn.MaxPool2d)):
+            out.append(m)
+        else:
+            raise TypeError(f"layer {name!r} ({type(m).__name__}) cannot be converted; supported: Conv2d, Linear, "
+                            "BatchNorm1d/2d, ReLU, AvgPool2d, MaxPool2d, Flatten, Dropout, Identity")
+    return out
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module) -> nn.Sequential:
+    """A copy of the model in eval mode with every BatchNorm folded into the Conv2d/Linear
+    before it (W' = g W / sigma, b' = g (b - mu) / sigma + beta) and Dropout/Identity removed."""
+    out: List[nn.Module] = []
+    for m in layers_of(model):
+        if isinstance(m, BATCHNORM):
+            prev = out[-1] if out else None
+            if not isinstance(prev, WEIGHTED):
+                raise ValueError(f"{type(m).__name__} must directly follow a Conv2d or Linear to be folded")
+            if m.running_mean is None:
+                raise ValueError("BatchNorm without running statistics (track_running_stats=False) cannot be folded")
+            scale = torch.rsqrt(m.running_var + m.eps)
+            if m.affine:
+                scale = scale * m.weight
+            shift = -m.running_mean * scale + (m.bias if m.affine else 0.0)
+            if prev.bias is None:
+                prev.bias = nn.Parameter(torch.zeros(prev.out_channels if isinstance(prev, nn.Conv2d)
+                                                     else prev.out_features, device=prev.weight.device))
+            prev.weight.mul_(scale.view(-1, *([1] * (prev.weight.dim() - 1))))
+            prev.bias.copy_(prev.bias * scale + shift)
+        elif isinstance(m, DROPPED):
+            continue
+        else:
+            out.append(copy.deepcopy(m))
+    return nn.Sequential(*out).eval()
+
+
+def _percentile(values: torch.Tensor, p: float) -> float:
+    values = values.flatten().float()
+    if values.numel() == 0:
+        return 1.0
+    k = max(1, min(values.numel(), int(round(p / 100.0 * values.numel()))))
+    return values.kthvalue(k).values.item()
+
+
+@torch.no_grad()
+def activation_scales(ann: nn.Module, data: torch.Tensor, percentile: float = 99.9,
+                      batch_size: int = 512) -> List[float]:
+    """lambda_l for each ReLU of ``ann`` (BatchNorm folded or not): the ``percentile`` of its
+    positive activations on ``data``."""
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    layers = layers_of(ann)
+    ann.eval()
+    acts: List[List[torch.Tensor]] = [[] for m in layers if isinstance(m, nn.ReLU)]
+    for batch in data.split(batch_size):
+        k = 0
+        for m in layers:
+            batch = m(batch)
+            if isinstance(m, nn.ReLU):
+                acts[k].append(batch[batch > 0])
+                k += 1
+    return [_percentile(torch.cat(a), percentile) for a in acts]
+
+
+def _neuron(threshold: float, decay: float) -> LIF:
+    return LIF(decay, threshold=threshold, reset="subtract")
+
+
+def _snn_layers(folded: Sequence[nn.Module], decay: float, maxpool: str) -> List[nn.Module]:
+    relus = sum(isinstance(m, nn.ReLU) for m in folded)
+    weighted = [i for i, m in enumerate(folded) if isinstance(m, WEIGHTED)]
+    if not weighted:
+        raise ValueError("the model has no Conv2d or Linear layer")
+    if any(isinstance(m, nn.ReLU) for m in folded[weighted[-1]:]):
+        raise ValueError("the last Conv2d/Linear must be the output layer (no ReLU after it)")
+    if relus == 0:
+        raise ValueError("the model has no ReLU to turn into spiking neurons")
+    out = []
+    for m in folded:
+        if isinstance(m, nn.ReLU):
+            out.append(_neuron(1.0, decay))
+        elif isinstance(m, nn.MaxPool2d):
+            if maxpool == "error":
+                raise ValueError("MaxPool2d has no rate equivalent; pass maxpool='avg' to use AvgPool2d")
+            out.append(TimeDistributed(nn.AvgPool2d(m.kernel_size, m.stride, m.padding, m.ceil_mode)
+                                       if maxpool == "avg" else copy.deepcopy(m)))
+        else:
+            out.append(TimeDistributed(copy.deepcopy(m)))
+    return out
+
+
+def spiking_layers(snn: nn.Module) -> List[LIF]:
+    """The neuron layers of a converted network, input to output."""
+    return [m for m in snn.modules() if isinstance(m, LIF)]
+
+
+def _encode(x: torch.Tensor, T: int, encoder, generator=None) -> torch.Tensor:
+    if encoder == "constant":
+        return encode_constant(x, T)
+    if encoder == "rate":
+        return encode_rate(x, T, generator=generator)
+    if callable(encoder):
+        return encoder(x, T)
+    raise ValueError(f"encoder must be 'constant', 'rate' or a callable (x, T) -> [T, ...], got {encoder!r}")
+
+
+@torch.no_grad()
+def threshold_balance(snn: nn.Sequential, data: torch.Tensor, T: int, *, scale: float = 1.0,
+                      encoder="constant", batch_size: int = 512) -> List[float]:
+    """Sets each neuron layer's threshold, input to output, to ``scale`` times the largest input
+    current it receives over T steps on ``data`` (earlier layers already balanced). Returns the
+    largest currents.
+
+    A spike of a layer with threshold theta stands for theta units of its ANN activation, so
+    the biases of all later layers are divided by theta to keep their share of the current
+    (the hybrid method's networks have no biases; folded BatchNorm gives them some)."""
+    layers = list(snn)
+    maxima = []
+    for idx, neuron in enumerate(layers):
+        if not isinstance(neuron, LIF):
+            continue
+        prefix = nn.Sequential(*layers[:idx])
+        peak = max(prefix(_encode(b, T, encoder)).max().item() for b in data.split(batch_size))
+        if peak <= 0:
+            raise ValueError(f"neuron layer {len(maxima)} receives no positive current; cannot set its threshold")
+        neuron.threshold = scale * peak
+        maxima.append(peak)
+        for later in layers[idx + 1:]:
+            inner = later.module if isinstance(later, TimeDistributed) else later
+            if isinstance(inner, WEIGHTED) and inner.bias is not None:
+                inner.bias.div_(neuron.threshold)
+    return maxima
+
+
+@torch.no_grad()
+def convert_rate(ann: nn.Module, calibration: torch.Tensor, *, method: str = "percentile",
+                 percentile: float = 99.9, scale: float = 1.0, T: int = 64, encoder="constant",
+                 decay: float = 1.0, maxpool: str = "avg") -> nn.Sequential:
+    """Converts a trained ReLU ``ann`` to a spiking ``nn.Sequential`` over ``[T, B, ...]``.
+
+    Args:
+        calibration: input samples (a batch, as the ANN takes them) for the scales.
+        method: ``"percentile"`` (data-based normalisation) or ``"balance"`` (threshold balancing).
+        percentile: p of the data-based normalisation (99.9; 100 = max-norm).
+        scale: threshold scaling factor of threshold balancing (0.6-0.8 in the hybrid method).
+        T, encoder: time steps and input encoding used by threshold balancing.
+        decay: neuron decay (1 = IF, the usual choice; < 1 gives LIF neurons).
+        maxpool: ``"avg"`` replaces MaxPool2d by AvgPool2d, ``"max"`` keeps it on spikes
+            (an approximation), ``"error"`` refuses.
+    The output is the last layer's input current per step; read it with
+    :func:`spikeops.nn.integrate` or :func:`evaluate`.
+    """
+    if method not in ("percentile", "balance"):
+        raise ValueError(f"method must be 'percentile' or 'balance', got {method!r}")
+    if maxpool not in ("avg", "max", "error"):
+        raise ValueError(f"maxpool must be 'avg', 'max' or 'error', got {maxpool!r}")
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError(f"decay must be in [0, 1], got {decay}")
+    folded = list(fold_batchnorm(ann))
+    if method == "percentile":
+        lambdas = activation_scales(nn.Sequential(*folded), calibration, percentile)
+        prev, k = 1.0, 0
+        for m in folded:
+            if isinstance(m, WEIGHTED):
+                following = lambdas[k] if k < len(lambdas) else 1.0  # the output layer keeps its scale
+                m.weight.mul_(prev / following)
+                if m.bias is not None:
+                    m.bias.div_(following)
+                prev = following
+            elif isinstance(m, nn.ReLU):
+                k += 1
+    snn = nn.Sequential(*_snn_layers(folded, decay, maxpool)).eval()
+    if method == "balance":
+        threshold_balance(snn, calibration, T, scale=scale, encoder=encoder)
+    return snn
+
+
+@torch.no_grad()
+def evaluate(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, encoder="constant",
+             batch_size: int = 256, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Accuracy after every step 1..T (one run; the readout is the integrated output current
+    so far): a tensor of T accuracies."""
+    snn.eval()
+    correct = torch.zeros(T, dtype=torch.float64)
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        out = integrate(snn(_encode(xb, T, encoder, generator)), cumulative=True)  # [T, B, classes]
+        correct += (out.argmax(-1) == yb.unsqueeze(0)).sum(1).double().cpu()
+    return correct / len(y)
