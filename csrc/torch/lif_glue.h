@@ -35,6 +35,16 @@ ParamRef<F> param_ref(const at::Tensor& p) {
   return {static_cast<const F*>(p.data_ptr()), p.numel() == 1 ? 0 : 1, F(0)};
 }
 
+// The fields the forward and backward args share: parameters, age_init, config.
+template <class F, class Args, class Tensors>
+void set_common(Args& a, const Tensors& t, const LifConfig& cfg, int64_t age_init) {
+  a.alpha = param_ref<F>(t.alpha);
+  a.gamma = param_ref<F>(t.gamma);
+  a.theta = param_ref<F>(t.theta);
+  a.age_init = static_cast<int32_t>(age_init);
+  a.cfg = cfg;
+}
+
 template <class S, class F>
 LifForwardArgs<S, F> forward_args(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
   LifForwardArgs<S, F> a{};
@@ -51,11 +61,7 @@ LifForwardArgs<S, F> forward_args(const ForwardTensors& t, const LifConfig& cfg,
   a.v_out = data_or_null<F>(t.v_out);
   a.r_out = data_or_null<int32_t>(t.r_out);
   a.a_out = data_or_null<int32_t>(t.a_out);
-  a.alpha = param_ref<F>(t.alpha);
-  a.gamma = param_ref<F>(t.gamma);
-  a.theta = param_ref<F>(t.theta);
-  a.age_init = static_cast<int32_t>(age_init);
-  a.cfg = cfg;
+  set_common<F>(a, t, cfg, age_init);
   return a;
 }
 
@@ -76,11 +82,7 @@ LifBackwardArgs<S, F> backward_args(const BackwardTensors& t, const LifConfig& c
   a.grad_alpha = data_or_null<F>(t.grad_alpha);
   a.grad_gamma = data_or_null<F>(t.grad_gamma);
   a.grad_theta = data_or_null<F>(t.grad_theta);
-  a.alpha = param_ref<F>(t.alpha);
-  a.gamma = param_ref<F>(t.gamma);
-  a.theta = param_ref<F>(t.theta);
-  a.age_init = static_cast<int32_t>(age_init);
-  a.cfg = cfg;
+  set_common<F>(a, t, cfg, age_init);
   return a;
 }
 

@@ -17,7 +17,7 @@ input current that layer receives in the simulated SNN, times a scaling factor).
 from __future__ import annotations
 
 import copy
-from typing import Callable, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from torch import nn
