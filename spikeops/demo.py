@@ -18,7 +18,7 @@ from torch import nn
 
 from . import analysis, convert
 from .datasets import digits
-from .nn import encode_constant, encode_rate
+from .nn import encode_constant, encode_rate, integrate
 from .train import deep_conv_snn, fit, layer_grad_norms
 
 POISSON_DRAWS = 5
@@ -128,7 +128,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
                      spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"],
                      ann_macs=sum(analysis.ann_macs(_as_ann(model), xte))))
     model.zero_grad()
-    nn.functional.cross_entropy(convert.rate.integrate(model(encode_constant(xtr[:256], direct_T))),
+    nn.functional.cross_entropy(integrate(model(encode_constant(xtr[:256], direct_T))),
                                 ytr[:256]).backward()
     norms = layer_grad_norms(model)
 
