@@ -99,3 +99,64 @@ def _lif_forward_out_fake(x, v0, alpha, gamma, theta, reset, v_reset, deferred_r
 def _lif_backward_out_fake(grad_spikes, saved_h, alpha, gamma, theta, reset, v_reset, deferred_reset, detach_reset,
                            surrogate, sg_height, sg_width, grad_x):
     return None
+
+
+@torch.library.register_fake("spikeops::soft_lif")
+def _soft_lif_fake(x, tau_rc, tau_ref, smoothing, gain, amplitude):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("spikeops::soft_lif_backward")
+def _soft_lif_backward_fake(grad_out, x, tau_rc, tau_ref, smoothing, gain, amplitude):
+    return torch.empty_like(x)
+
+
+def _soft_lif_setup_context(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0])
+    ctx.constants = inputs[1:]
+
+
+def _soft_lif_backward(ctx, grad):
+    (x,) = ctx.saved_tensors
+    return (_lib.soft_lif_backward(grad, x, *ctx.constants),) + (None,) * 5
+
+
+torch.library.register_autograd("spikeops::soft_lif", _soft_lif_backward, setup_context=_soft_lif_setup_context)
+
+
+def _fs_compute_dtype(x):
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+@torch.library.register_fake("spikeops::fs_neuron")
+def _fs_neuron_fake(x, h, d, threshold, surrogate, sg_height, sg_width, count_spikes):
+    return torch.empty_like(x), x.new_empty(x.shape if count_spikes else (0,), dtype=torch.uint8)
+
+
+@torch.library.register_fake("spikeops::fs_neuron_backward")
+def _fs_neuron_backward_fake(grad_out, x, h, d, threshold, surrogate, sg_height, sg_width, need_grad_coef):
+    coef = h.new_empty(h.shape if need_grad_coef else (0,), dtype=_fs_compute_dtype(x))
+    return torch.empty_like(x), coef, coef.clone(), coef.clone()
+
+
+def _fs_setup_context(ctx, inputs, output):
+    x, h, d, threshold, surrogate, sg_height, sg_width, _ = inputs
+    ctx.save_for_backward(x, h, d, threshold)
+    ctx.surrogate = (surrogate, sg_height, sg_width)
+    ctx.set_materialize_grads(False)
+
+
+def _fs_backward(ctx, grad_out, grad_spikes):
+    x, h, d, threshold = ctx.saved_tensors
+    need = ctx.needs_input_grad
+    if grad_out is None:
+        return (None,) * 8
+    need_coef = any(need[1:4])
+    g_x, g_h, g_d, g_t = _lib.fs_neuron_backward(grad_out, x, h, d, threshold, *ctx.surrogate, need_coef)
+    return (g_x if need[0] else None,
+            g_h.to(h.dtype) if need[1] else None,
+            g_d.to(d.dtype) if need[2] else None,
+            g_t.to(threshold.dtype) if need[3] else None) + (None,) * 4
+
+
+torch.library.register_autograd("spikeops::fs_neuron", _fs_backward, setup_context=_fs_setup_context)

@@ -9,7 +9,7 @@ import torch
 from . import _ops  # noqa: F401  (registers the ops)
 from . import surrogate as surrogate_mod
 
-__all__ = ["LIFState", "lif", "RESET_MODES", "decay_from_tau"]
+__all__ = ["LIFState", "lif", "RESET_MODES", "decay_from_tau", "soft_lif", "fs_neuron"]
 
 RESET_MODES = {"subtract": 0, "zero": 1, "none": 2}
 
@@ -153,3 +153,49 @@ def lif(
     if return_ages:
         return spikes, new_state, ages
     return spikes, new_state
+
+
+def _check_data(x) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating point tensor, got dtype {x.dtype}")
+
+
+def soft_lif(x: torch.Tensor, *, tau_rc: float = 0.02, tau_ref: float = 0.002, smoothing: float = 0.02,
+             gain: float = 1.0, amplitude: float = 0.063) -> torch.Tensor:
+    """Soft-LIF rate activation (SPEC section 3), element-wise, any shape:
+
+    ``amplitude / (tau_ref + tau_rc * log(1 + 1 / rho(gain * x)))`` with the smoothed rectifier
+    ``rho(z) = smoothing * log(1 + exp(z / smoothing))``; x = 0 is the firing threshold (the
+    bias of 1 is built in). Differentiable (analytic gradient). Defaults: the MNIST constants
+    (seconds); ``smoothing`` -> 0 gives the LIF neuron's exact rate curve.
+    """
+    _check_data(x)
+    for name, value, lo, lo_open in (("tau_rc", tau_rc, 0.0, True), ("tau_ref", tau_ref, 0.0, False),
+                                     ("smoothing", smoothing, 0.0, True), ("gain", gain, 0.0, True),
+                                     ("amplitude", amplitude, -math.inf, False)):
+        _check_scalar(name, value, lo, math.inf, lo_open)
+    return torch.ops.spikeops.soft_lif(x, float(tau_rc), float(tau_ref), float(smoothing), float(gain),
+                                       float(amplitude))
+
+
+def fs_neuron(x: torch.Tensor, h: torch.Tensor, d: torch.Tensor, threshold: torch.Tensor, *,
+              surrogate: Union[str, surrogate_mod.Surrogate] = "fast_sigmoid", return_spikes: bool = False):
+    """Few-spikes neuron (SPEC section 6), element-wise, any shape: K steps on v(1) = x,
+
+    ``z(t) = v(t) > threshold(t); out += d(t) z(t); v(t+1) = v(t) - h(t) z(t)``.
+
+    ``h``, ``d``, ``threshold``: 1-d tensors of the K <= 64 per-step constants (learnable: their
+    gradients use ``surrogate`` for dz/dv, as does dL/dx). ``return_spikes=True`` also returns
+    the number of spikes of each element (uint8).
+    """
+    _check_data(x)
+    for name, c in (("h", h), ("d", d), ("threshold", threshold)):
+        if not isinstance(c, torch.Tensor):
+            raise TypeError(f"{name} must be a 1-d torch.Tensor of K per-step values, got {type(c).__name__}")
+    sg = surrogate_mod.get(surrogate)
+    if sg.kind == surrogate_mod.STDB.kind:
+        raise ValueError("surrogate: the stdb surrogate needs spike ages, which the FS neuron does not have")
+    out, spikes = torch.ops.spikeops.fs_neuron(x, h, d, threshold, sg.kind, sg.height, sg.width, return_spikes)
+    return (out, spikes) if return_spikes else out

@@ -11,7 +11,8 @@ from . import functional as F
 from . import surrogate as surrogate_mod
 
 __all__ = ["LIF", "IF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode_constant", "encode_rate",
-           "mean_rate", "spike_count", "integrate"]
+           "mean_rate", "spike_count", "integrate", "synaptic_filter", "SynapticFilter", "SoftLIF", "filtered_spike_train", "ZOHLIF",
+           "FSNeuron"]
 
 
 class LIF(nn.Module):
@@ -209,3 +210,168 @@ def integrate(currents: torch.Tensor, cumulative: bool = False) -> torch.Tensor:
         return currents.mean(0)
     steps = torch.arange(1, currents.shape[0] + 1, device=currents.device, dtype=currents.dtype)
     return currents.cumsum(0) / steps.view(-1, *([1] * (currents.dim() - 1)))
+
+
+def synaptic_filter(x: torch.Tensor, decay: float) -> torch.Tensor:
+    """First-order low-pass over time dimension 0: ``y[t] = decay * y[t-1] + (1 - decay) * x[t]``,
+    ``y[0] = 0`` before the first step. Runs on the LIF kernel (a leaky integrator is an LIF
+    neuron that never fires); not differentiable."""
+    F._check_scalar("decay", decay, 0.0, 1.0)
+    inf = torch.tensor(math.inf, dtype=torch.float64)
+    out = torch.ops.spikeops.lif_forward(
+        x.detach(), None, None, None, torch.tensor(float(decay), dtype=torch.float64),
+        torch.tensor(1.0 - decay, dtype=torch.float64), inf, F.RESET_MODES["none"], 0.0, 0, False, False, 0,
+        1.0, 1.0, False, 0, False, True)
+    return out[5]
+
+
+class SynapticFilter(nn.Module):
+    """Exponential synapse with time constant ``tau`` (seconds) at step ``dt``: low-pass filters
+    ``[T, ...]`` currents (:func:`synaptic_filter` with decay ``exp(-dt / tau)``; ``tau = 0``
+    passes the input through)."""
+
+    def __init__(self, tau: float, dt: float):
+        super().__init__()
+        F._check_scalar("tau", tau, 0.0, math.inf)
+        F._check_scalar("dt", dt, 0.0, math.inf, lo_open=True)
+        self.tau, self.dt = float(tau), float(dt)
+
+    def forward(self, x):
+        return x if self.tau == 0 else synaptic_filter(x, math.exp(-self.dt / self.tau))
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, dt={self.dt}"
+
+
+_NOISE_MODELS = (None, "gaussian", "spike_train")
+
+
+class SoftLIF(nn.Module):
+    """Soft-LIF rate activation (:func:`spikeops.functional.soft_lif`) with optional training noise.
+
+    ``noise`` (applied in training mode only; the backward pass uses the noise-free derivative):
+    - ``"gaussian"``: ``r + amplitude * N(0, sigma)`` where the neuron is above threshold, clipped at 0
+      (``sigma`` in Hz, default 10);
+    - ``"spike_train"``: the value of the neuron's periodic spike train (period 1 / rate) filtered
+      by an alpha synapse of time constant ``tau_s`` (default 3 ms) and the membrane (``tau_rc``),
+      sampled at a uniformly random phase, times ``amplitude``; zero below threshold
+      (:func:`filtered_spike_train`). Its mean over the phase is the rate.
+    """
+
+    def __init__(self, tau_rc: float = 0.02, tau_ref: float = 0.002, smoothing: float = 0.02, gain: float = 1.0,
+                 amplitude: float = 0.063, noise: Optional[str] = None, sigma: float = 10.0, tau_s: float = 0.003):
+        super().__init__()
+        if noise not in _NOISE_MODELS:
+            raise ValueError(f"noise must be one of {_NOISE_MODELS}, got {noise!r}")
+        F._check_scalar("sigma", sigma, 0.0, math.inf)
+        F._check_scalar("tau_s", tau_s, 0.0, math.inf, lo_open=True)
+        self.constants = dict(tau_rc=tau_rc, tau_ref=tau_ref, smoothing=smoothing, gain=gain, amplitude=amplitude)
+        F.soft_lif(torch.zeros(1), **self.constants)  # validates the constants now
+        self.noise, self.sigma, self.tau_s = noise, float(sigma), float(tau_s)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = F.soft_lif(x, **self.constants)
+        if not self.training or self.noise is None:
+            return r
+        with torch.no_grad():
+            m = self.constants["amplitude"]
+            above = x * self.constants["gain"] > 0
+            if self.noise == "gaussian":
+                noisy = (r + m * self.sigma * torch.randn_like(r) * above).clamp(min=0)
+            else:
+                noisy = m * filtered_spike_train(r / m, self.tau_s, self.constants["tau_rc"]) * above
+        return r + (noisy - r)  # the noise term carries no gradient
+
+    def extra_repr(self) -> str:
+        extra = "" if self.noise is None else f", noise={self.noise!r}"
+        return ", ".join(f"{k}={v}" for k, v in self.constants.items()) + extra
+
+
+def filtered_spike_train(rate: torch.Tensor, tau_s: float, tau_m: Optional[float] = None,
+                         generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """A periodic spike train of ``rate`` (Hz) filtered by the unit-area alpha synapse
+    ``t / tau_s^2 * exp(-t / tau_s)`` and, if ``tau_m`` is given, then by a membrane
+    ``exp(-t / tau_m) / tau_m``; sampled at a uniformly random phase u in [0, 1/rate).
+    Zero where rate <= 0. Its mean over the phase is the rate (the filters have unit area).
+
+    Closed form of the periodic sum (period p, a = 1/tau_s, b = 1/tau_m, q = exp(-a p)):
+    synapse only, ``y = a^2 exp(-a u) (u / (1 - q) + p q / (1 - q)^2)``; with the membrane the
+    kernel is ``C (exp(-b t) - exp(-a t)) + B t exp(-a t)``, ``C = a^2 b / (a - b)^2``,
+    ``B = a^2 b / (b - a)``, summed term by term."""
+    rate = rate.clamp(min=0)
+    p = 1.0 / rate.clamp(min=1e-12)
+    u = torch.rand(rate.shape, generator=generator, device=rate.device, dtype=rate.dtype) * p
+    a = 1.0 / tau_s
+    q = torch.exp(-a * p)
+    one_minus_q = -torch.expm1(-a * p)
+    ramp = torch.exp(-a * u) * (u / one_minus_q + p * q / one_minus_q ** 2)  # sum of (u + n p) e^{-a (u + n p)}
+    if tau_m is None:
+        y = a * a * ramp
+    else:
+        b = 1.0 / tau_m
+        if abs(a - b) < 1e-6 * a:
+            b = a * (1 - 1e-6)  # the closed form needs tau_m != tau_s; the kernel is continuous in b
+        c, bb = a * a * b / (a - b) ** 2, a * a * b / (b - a)
+        y = c * (torch.exp(-b * u) / -torch.expm1(-b * p) - torch.exp(-a * u) / one_minus_q) + bb * ramp
+    return torch.where(rate > 0, y, torch.zeros_like(y))
+
+
+class ZOHLIF(nn.Module):
+    """The spiking neuron a :class:`SoftLIF` becomes after conversion: a LIF neuron with the same
+    ``tau_rc``, ``tau_ref`` (seconds) and ``gain`` simulated with the exact zero-order-hold update
+    at step ``dt``: input current ``j = gain * x + 1``,
+    ``v <- exp(-dt/tau_rc) v + (1 - exp(-dt/tau_rc)) j``, spike when v > 1, reset to 0, then
+    ``round(tau_ref / dt)`` refractory steps. Input ``[T, ...]``; output the spikes times
+    ``amplitude / dt``, whose mean over time is the soft-LIF value ``amplitude * rate``."""
+
+    def __init__(self, tau_rc: float = 0.02, tau_ref: float = 0.002, gain: float = 1.0, amplitude: float = 0.063,
+                 dt: float = 0.001):
+        super().__init__()
+        for name, value, lo_open in (("tau_rc", tau_rc, True), ("tau_ref", tau_ref, False), ("gain", gain, True),
+                                     ("dt", dt, True)):
+            F._check_scalar(name, value, 0.0, math.inf, lo_open)
+        F._check_scalar("amplitude", amplitude, -math.inf, math.inf)
+        decay = math.exp(-dt / tau_rc)
+        self.gain, self.scale, self.dt = float(gain), float(amplitude) / dt, float(dt)
+        self.neuron = LIF(decay, gain=1.0 - decay, threshold=1.0, reset="zero", refractory=round(tau_ref / dt))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neuron(x * self.gain + 1.0) * self.scale
+
+
+class FSNeuron(nn.Module):
+    """Few-spikes neuron (:func:`spikeops.functional.fs_neuron`) with per-step constants ``h``,
+    ``d``, ``threshold`` (1-d, K values; learnable with ``learn=True``). An element-wise
+    activation: one FS neuron per element, K steps each. With ``record=True`` every forward
+    stores ``last_spikes`` (total spikes) and ``last_neurons`` (elements) for activity reports."""
+
+    def __init__(self, h: torch.Tensor, d: torch.Tensor, threshold: torch.Tensor, *, learn: bool = False,
+                 surrogate: Union[str, surrogate_mod.Surrogate] = "fast_sigmoid", record: bool = False):
+        super().__init__()
+        for name, value in (("h", h), ("d", d), ("threshold", threshold)):
+            value = torch.as_tensor(value, dtype=torch.float32).detach().clone()
+            if value.dim() != 1 or value.shape[0] != torch.as_tensor(h).shape[0]:
+                raise ValueError(f"{name} must be a 1-d tensor with one value per step (K = {len(h)})")
+            if learn:
+                setattr(self, name, nn.Parameter(value))
+            else:
+                self.register_buffer(name, value)
+        self.surrogate = surrogate_mod.get(surrogate)
+        self.record = record
+        self.last_spikes, self.last_neurons = 0, 0
+
+    @property
+    def steps(self) -> int:
+        return self.h.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        coef = [c.to(x.device) for c in (self.h, self.d, self.threshold)]
+        if not self.record:
+            return F.fs_neuron(x, *coef, surrogate=self.surrogate)
+        out, spikes = F.fs_neuron(x, *coef, surrogate=self.surrogate, return_spikes=True)
+        self.last_spikes = int(spikes.sum())
+        self.last_neurons = spikes.numel()
+        return out
+
+    def extra_repr(self) -> str:
+        return f"K={self.steps}, surrogate={self.surrogate}"

@@ -14,7 +14,7 @@ import torch
 from . import surrogate as surrogate_mod
 from .functional import RESET_MODES, LIFState, decay_from_tau
 
-__all__ = ["spike", "lif", "round_saved_h"]
+__all__ = ["spike", "lif", "round_saved_h", "soft_lif", "fs_neuron"]
 
 
 class _Spike(torch.autograd.Function):
@@ -128,3 +128,21 @@ def round_saved_h(h: torch.Tensor, theta, dtype: torch.dtype) -> torch.Tensor:
     bits = torch.where(wrong, step, bits)
     bits = torch.where(bits >= 0x8000, bits - 0x10000, bits).to(torch.int16)
     return bits.view(dtype).float()
+
+
+def soft_lif(x, *, tau_rc=0.02, tau_ref=0.002, smoothing=0.02, gain=1.0, amplitude=0.063):
+    """Soft-LIF rate (SPEC section 3) by its formula; autograd gives the derivative."""
+    s = smoothing * torch.nn.functional.softplus(gain * x / smoothing)
+    return amplitude / (tau_ref + tau_rc * torch.log1p(1 / s))
+
+
+def fs_neuron(x, h, d, threshold, *, surrogate="fast_sigmoid", return_spikes=False):
+    """The K-step FS neuron (SPEC section 6), a Python loop over its steps."""
+    sg = surrogate_mod.get(surrogate)
+    v, out, count = x, torch.zeros_like(x), torch.zeros_like(x)
+    for t in range(h.shape[0]):
+        z = spike(v - threshold[t], 1.0, None, sg)
+        out = out + d[t] * z
+        v = v - h[t] * z
+        count = count + z.detach()
+    return (out, count.to(torch.uint8)) if return_spikes else out

@@ -4,20 +4,26 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include "elementwise_glue.h"
 #include "lif_glue.h"
 #include "spikeops/cuda.h"
 
 namespace spikeops {
 namespace {
 
-// Calls f with a null pointer of the kernel storage type of dtype.
-template <class Fn>
+// Calls f with a null pointer of the kernel storage type of dtype. The LIF
+// kernels take the three training dtypes; the element-wise neurons also float64.
+template <bool kWithDouble = false, class Fn>
 void dispatch_storage(at::ScalarType dtype, Fn&& f) {
   switch (dtype) {
     case at::kFloat: return f(static_cast<float*>(nullptr));
     case at::kHalf: return f(static_cast<__half*>(nullptr));
     case at::kBFloat16: return f(static_cast<__nv_bfloat16*>(nullptr));
-    default: TORCH_CHECK(false, "spikeops CUDA kernels take float32, float16 or bfloat16, got ", dtype);
+    case at::kDouble:
+      if constexpr (kWithDouble) return f(static_cast<double*>(nullptr));
+      [[fallthrough]];
+    default:
+      TORCH_CHECK(false, "this spikeops CUDA kernel does not take ", dtype);
   }
 }
 
@@ -37,6 +43,32 @@ void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t a
     using S = std::remove_pointer_t<decltype(tag)>;
     C10_CUDA_CHECK(
         cuda::lif_backward(backward_args<S, float>(t, cfg, age_init), c10::cuda::getCurrentCUDAStream()));
+  });
+}
+
+void run_soft_lif_cuda(const SoftLifTensors& t) {
+  const c10::cuda::CUDAGuard guard(t.x.device());
+  dispatch_storage<true>(t.x.scalar_type(), [&](auto* tag) {
+    using S = std::remove_pointer_t<decltype(tag)>;
+    const auto stream = c10::cuda::getCurrentCUDAStream();
+    C10_CUDA_CHECK(t.grad_out.defined() ? cuda::soft_lif_backward(soft_lif_args<S>(t), stream)
+                                        : cuda::soft_lif_forward(soft_lif_args<S>(t), stream));
+  });
+}
+
+void run_fs_forward_cuda(const FsTensors& t) {
+  const c10::cuda::CUDAGuard guard(t.x.device());
+  dispatch_storage<true>(t.x.scalar_type(), [&](auto* tag) {
+    using S = std::remove_pointer_t<decltype(tag)>;
+    C10_CUDA_CHECK(cuda::fs_forward(fs_args<S, cuda::ComputeOf<S>>(t), c10::cuda::getCurrentCUDAStream()));
+  });
+}
+
+void run_fs_backward_cuda(const FsTensors& t) {
+  const c10::cuda::CUDAGuard guard(t.x.device());
+  dispatch_storage<true>(t.x.scalar_type(), [&](auto* tag) {
+    using S = std::remove_pointer_t<decltype(tag)>;
+    C10_CUDA_CHECK(cuda::fs_backward(fs_args<S, cuda::ComputeOf<S>>(t), c10::cuda::getCurrentCUDAStream()));
   });
 }
 

@@ -2,7 +2,9 @@
 // steps; callers split N across threads. Results do not depend on the split.
 #pragma once
 
+#include "spikeops/fs_neuron.h"
 #include "spikeops/lif.h"
+#include "spikeops/soft_lif.h"
 
 namespace spikeops::cpu {
 
@@ -23,6 +25,14 @@ void lif_backward_scalar(const LifBackwardArgs<float>& a, int64_t n_begin, int64
 void lif_backward_scalar(const LifBackwardArgs<double>& a, int64_t n_begin, int64_t n_end);
 void lif_backward_avx2(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
 void lif_backward_avx512(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
+
+// Element-wise neurons, elements [begin, end), S = float or double. fs_backward
+// takes a range of kFsBlock-element blocks and writes one partial sum of the
+// coefficient gradients per block.
+template <class S> void soft_lif_forward(const SoftLifArgs<S>& a, int64_t begin, int64_t end);
+template <class S> void soft_lif_backward(const SoftLifArgs<S>& a, int64_t begin, int64_t end);
+template <class S> void fs_forward(const FsArgs<S, S>& a, int64_t begin, int64_t end);
+template <class S> void fs_backward(const FsArgs<S, S>& a, int64_t block_begin, int64_t block_end);
 
 // Neurons per block: each block runs all T steps with its state in L1.
 constexpr int64_t kNeuronBlock = 2048;

@@ -11,7 +11,11 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
+#include <type_traits>
+
+#include "spikeops/fs_neuron.h"
 #include "spikeops/lif.h"
+#include "spikeops/soft_lif.h"
 
 namespace spikeops::cuda {
 
@@ -21,5 +25,23 @@ cudaError_t lif_forward(const LifForwardArgs<S, float>& args, cudaStream_t strea
 
 template <class S>
 cudaError_t lif_backward(const LifBackwardArgs<S, float>& args, cudaStream_t stream);
+
+// Element-wise neurons, for S = float, double, __half and __nv_bfloat16,
+// computed in ComputeOf<S> (double for double, else float).
+template <class S>
+using ComputeOf = std::conditional_t<std::is_same_v<S, double>, double, float>;
+
+template <class S>
+cudaError_t soft_lif_forward(const SoftLifArgs<S>& args, cudaStream_t stream);
+
+template <class S>
+cudaError_t soft_lif_backward(const SoftLifArgs<S>& args, cudaStream_t stream);
+
+template <class S>
+cudaError_t fs_forward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream);
+
+// Writes the coefficient gradients' partial sums in the same [blocks, 3, K] layout as the CPU kernel.
+template <class S>
+cudaError_t fs_backward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream);
 
 }  // namespace spikeops::cuda

@@ -22,7 +22,7 @@ from typing import List, Optional, Sequence
 import torch
 from torch import nn
 
-from ..nn import LIF, TimeDistributed, encode_constant, encode_rate, integrate
+from ..nn import LIF, SoftLIF, TimeDistributed, encode_constant, encode_rate, integrate
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
 BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -38,11 +38,12 @@ def layers_of(model: nn.Module) -> List[nn.Module]:
     for name, m in model.named_children():
         if isinstance(m, nn.Sequential):
             out.extend(layers_of(m))
-        elif isinstance(m, WEIGHTED + BATCHNORM + PASS_THROUGH + DROPPED + (nn.ReLU, nn.MaxPool2d)):
+        elif isinstance(m, WEIGHTED + BATCHNORM + PASS_THROUGH + DROPPED + (nn.ReLU, nn.MaxPool2d, SoftLIF)):
             out.append(m)
         else:
             raise TypeError(f"layer {name!r} ({type(m).__name__}) cannot be converted; supported: Conv2d, Linear, "
-                            "BatchNorm1d/2d, ReLU, AvgPool2d, MaxPool2d, Flatten, Dropout, Identity")
+                            "BatchNorm1d/2d, ReLU, spikeops.nn.SoftLIF, AvgPool2d, MaxPool2d, Flatten, Dropout, "
+                            "Identity")
     return out
 
 

@@ -1,0 +1,73 @@
+// The few-spikes (FS) neuron (SPEC section 6): K steps on input v(1) = x with
+// per-step constants h(t), d(t), T(t):
+//
+//   z(t) = v(t) > T(t);   out += d(t) * z(t);   v(t+1) = v(t) - h(t) * z(t)
+//
+// and its backward pass with a surrogate derivative for z. Shared by the CPU
+// and CUDA kernels.
+#pragma once
+
+#include "spikeops/math.h"
+#include "spikeops/surrogate.h"
+
+namespace spikeops {
+
+constexpr int kFsMaxSteps = 64;
+// Elements per partial sum of the coefficient gradients; the same on every
+// device so the partials have one layout ([blocks, 3, K]: h, d, T).
+constexpr int64_t kFsBlock = 2048;
+
+template <class S, class F>
+struct FsArgs {
+  const S* x = nullptr;
+  const S* grad_out = nullptr;  // backward only
+  const F* h = nullptr;         // [K] each
+  const F* d = nullptr;
+  const F* threshold = nullptr;
+  S* out = nullptr;             // forward: the output; backward: dL/dx
+  uint8_t* spikes = nullptr;    // forward, optional: spikes per element
+  F* grad_coef = nullptr;       // backward, optional: [ceil(n / kFsBlock), 3, K] partial sums
+  int64_t n = 0;
+  int32_t K = 0;
+  SurrogateParams sg{};
+};
+
+// out(x); adds the number of spikes to *spikes.
+template <class F>
+SPIKEOPS_HOST_DEVICE F fs_output(F v, int K, const F* h, const F* d, const F* threshold, int* spikes) {
+  F out(0);
+  for (int t = 0; t < K; ++t) {
+    if (v > threshold[t]) {
+      out += d[t];
+      v -= h[t];
+      ++*spikes;
+    }
+  }
+  return out;
+}
+
+// dL/dx for one element given g = dL/dout; when gh is non-null, adds this
+// element's dL/dh(t), dL/dd(t), dL/dT(t) to gh, gd, gt.
+template <class F>
+SPIKEOPS_HOST_DEVICE F fs_input_grad(F x, F g, int K, const F* h, const F* d, const F* threshold,
+                                   const SurrogateParams& sg, F* gh, F* gd, F* gt) {
+  F v[kFsMaxSteps];
+  v[0] = x;
+  for (int t = 0; t + 1 < K; ++t) v[t + 1] = v[t] > threshold[t] ? v[t] - h[t] : v[t];
+  F g_v(0);  // dL/dv(t+1)
+  for (int t = K - 1; t >= 0; --t) {
+    const F u = v[t] - threshold[t];
+    const F z = u > F(0) ? F(1) : F(0);
+    const F slope = surrogate_grad(sg, u, F(1), F(0));
+    const F g_z = g * d[t] - g_v * h[t];
+    if (gh) {
+      gh[t] -= g_v * z;
+      gd[t] += g * z;
+      gt[t] -= g_z * slope;
+    }
+    g_v += g_z * slope;
+  }
+  return g_v;
+}
+
+}  // namespace spikeops

@@ -1,0 +1,170 @@
+"""FS-neuron (few-spikes) conversion of an ANN (SPEC section 6, Stoeckl & Maass).
+
+Each activation becomes an FS neuron: K steps in which it spikes at most once per step, with
+per-step constants h (subtracted), d (output weight) and T (threshold). For ReLU there is an
+exact binary code; any other activation gets its constants fitted by gradient descent through
+the kernel's surrogate gradient, with random restarts.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Callable, Dict, List, NamedTuple, Optional, Union
+
+import torch
+from torch import nn
+
+from .. import functional as F
+from ..nn import FSNeuron
+from .rate import WEIGHTED, _percentile, fold_batchnorm
+
+__all__ = ["FSCode", "relu_code", "fit_fs", "convert_fs", "fs_activity"]
+
+
+class FSCode(NamedTuple):
+    """Per-step constants of an FS neuron (1-d, K values each) and the fit's mean squared error."""
+
+    h: torch.Tensor
+    d: torch.Tensor
+    threshold: torch.Tensor
+    mse: float = 0.0
+
+    def neuron(self, **kwargs) -> FSNeuron:
+        return FSNeuron(self.h, self.d, self.threshold, **kwargs)
+
+
+def relu_code(K: int, alpha: float, rounding: str = "floor") -> FSCode:
+    """The exact binary code of ReLU on [0, alpha): ``h = d = T(t) = alpha 2^-t``, t = 1..K.
+
+    ``rounding="floor"`` gives the largest multiple of ``q = alpha 2^-K`` below x (the code as
+    stated); ``"nearest"`` lowers every threshold by q/2, which rounds x to the nearest multiple.
+    Inputs >= alpha saturate at ``alpha (1 - 2^-K)``; inputs <= 0 give 0."""
+    if not isinstance(K, int) or not 1 <= K <= 64:
+        raise ValueError(f"K must be an int in [1, 64], got {K!r}")
+    if not alpha > 0 or not math.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+    if rounding not in ("floor", "nearest"):
+        raise ValueError(f"rounding must be 'floor' or 'nearest', got {rounding!r}")
+    w = alpha * torch.pow(2.0, -torch.arange(1, K + 1, dtype=torch.float64))
+    t = w - (alpha * 2.0 ** -K / 2 if rounding == "nearest" else 0.0)
+    return FSCode(w.float(), w.float(), t.float())
+
+
+def fit_fs(fn: Callable[[torch.Tensor], torch.Tensor], K: int, x_range=(-10.0, 10.0), *, points: int = 2000,
+           steps: int = 3000, restarts: int = 8, lr: float = 0.02, surrogate="fast_sigmoid",
+           seed: int = 0) -> FSCode:
+    """Fits h, d, T of a K-step FS neuron so its output approximates ``fn`` on ``x_range``
+    (mean squared error on ``points`` evenly spaced inputs), by Adam through the kernel's
+    surrogate gradient from ``restarts`` random starts; returns the best.
+
+    Starts: thresholds spread over the range's upper part, h = d = a binary-like halving
+    sequence scaled to the range of ``fn``, randomly perturbed. The learning rate decays
+    (cosine) so the last steps settle the thresholds."""
+    if not isinstance(K, int) or not 1 <= K <= 64:
+        raise ValueError(f"K must be an int in [1, 64], got {K!r}")
+    lo, hi = float(x_range[0]), float(x_range[1])
+    if not hi > lo:
+        raise ValueError(f"x_range must be (low, high) with high > low, got {x_range!r}")
+    x = torch.linspace(lo, hi, points)
+    target = fn(x).detach().float()
+    if target.shape != x.shape:
+        raise ValueError("fn must map a 1-d tensor to a tensor of the same shape")
+    g = torch.Generator().manual_seed(seed)
+    span_x = max(abs(lo), abs(hi))
+    span_y = float(target.abs().max()) or 1.0
+    halving = torch.pow(2.0, -torch.arange(1, K + 1, dtype=torch.float32))
+    best: Optional[FSCode] = None
+    for _ in range(restarts):
+        noise = lambda: 1 + 0.3 * torch.randn(K, generator=g)  # noqa: E731
+        h = nn.Parameter(2 * span_x * halving * noise())
+        d = nn.Parameter(2 * span_y * halving * noise())
+        t = nn.Parameter(span_x * halving * noise() + lo * 0.1 * torch.rand(K, generator=g))
+        opt = torch.optim.Adam([h, d, t], lr=lr * max(span_x, span_y) / 10)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        for _ in range(steps):
+            loss = (F.fs_neuron(x, h, d, t, surrogate=surrogate) - target).pow(2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        with torch.no_grad():
+            mse = (F.fs_neuron(x, h, d, t) - target).pow(2).mean().item()
+        if best is None or mse < best.mse:
+            best = FSCode(h.detach().clone(), d.detach().clone(), t.detach().clone(), mse)
+    return best
+
+
+@torch.no_grad()
+def convert_fs(ann: nn.Module, calibration: torch.Tensor, *, K: int = 8, percentile: float = 99.9,
+               rounding: str = "nearest", code: Optional[Union[FSCode, Callable[[float], FSCode]]] = None,
+               record: bool = True) -> nn.Sequential:
+    """Replaces every ReLU of a trained ``ann`` (an ``nn.Sequential``; BatchNorm folded) by an
+    FS neuron. With the binary ReLU code (default) each layer's range alpha is the
+    ``percentile`` of its activations on ``calibration`` (scaled so the saturation level
+    ``alpha (1 - 2^-K)`` equals it). ``code`` overrides: an :class:`FSCode` for every layer or a
+    callable ``alpha -> FSCode``. The result runs like the ANN (no time dimension: each FS
+    neuron's K steps are inside the kernel)."""
+    folded = fold_batchnorm(ann)
+    layers: List[nn.Module] = list(folded)
+    if not any(isinstance(m, nn.ReLU) for m in layers):
+        raise ValueError("the model has no ReLU to replace by FS neurons")
+    x = calibration
+    out = []
+    for m in layers:
+        y = m(x)
+        if isinstance(m, nn.ReLU):
+            level = _percentile(y[y > 0], percentile) if (y > 0).any() else 1.0
+            alpha = level / (1 - 2.0 ** -K)
+            if code is None:
+                c = relu_code(K, alpha, rounding)
+            else:
+                c = code(alpha) if callable(code) else code
+            neuron = c.neuron(record=record)
+            out.append(neuron)
+            y = neuron(x)
+        else:
+            out.append(copy.deepcopy(m))
+        x = y
+    return nn.Sequential(*out).eval()
+
+
+@torch.no_grad()
+def fs_activity(model: nn.Module, x: torch.Tensor) -> Dict[str, object]:
+    """Runs ``model`` (with FS neurons) on ``x`` and reports spikes per neuron (per FS layer and
+    overall, per sample: each neuron runs K steps once) and synaptic operations per sample
+    (spikes times the fan-out of the weighted layer each FS layer feeds)."""
+    neurons = [m for m in model.modules() if isinstance(m, FSNeuron)]
+    saved = [n.record for n in neurons]
+    for n in neurons:
+        n.record = True
+    fan_outs: List[float] = []
+    pending: List[FSNeuron] = []
+
+    def on_weighted(m, i, o):
+        per_input = o[0].numel() * (m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+                                    if isinstance(m, nn.Conv2d) else m.in_features) / i[0][0].numel()
+        if pending:
+            fan_outs.append(per_input)
+            pending.clear()
+
+    def on_neuron(m, i, o):
+        pending.append(m)
+
+    hooks = [m.register_forward_hook(on_weighted) for m in model.modules() if isinstance(m, WEIGHTED)]
+    hooks += [n.register_forward_hook(on_neuron) for n in neurons]
+    try:
+        model.eval()(x)
+    finally:
+        for hk in hooks:
+            hk.remove()
+        for n, r in zip(neurons, saved):
+            n.record = r
+    B = x.shape[0]
+    spikes = [n.last_spikes / B for n in neurons]
+    counts = [n.last_neurons / B for n in neurons]
+    return {
+        "spikes_per_neuron": sum(spikes) / max(sum(counts), 1),
+        "layer_spikes_per_neuron": [s / c for s, c in zip(spikes, counts)],
+        "synops": sum(s * f for s, f in zip(spikes, fan_outs)),
+        "steps": max((n.steps for n in neurons), default=0),
+    }

@@ -1,0 +1,78 @@
+"""Conversion of a trained soft-LIF network to spiking LIF neurons (SPEC section 3).
+
+Each :class:`spikeops.nn.SoftLIF` becomes a :class:`spikeops.nn.ZOHLIF`: a LIF neuron with
+the same time constants, simulated with the exact zero-order-hold update at step ``dt``,
+whose spikes (amplitude / dt each) average to the soft-LIF value. Every weighted layer fed
+by spikes is followed by an exponential synapse (:class:`spikeops.nn.SynapticFilter`,
+``tau_s``); max-pooling becomes average pooling; BatchNorm is folded. The network's output
+is read as the mean over a window after a settling time (:func:`evaluate_window`).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..nn import SoftLIF, SynapticFilter, TimeDistributed, ZOHLIF, encode_constant
+from .rate import WEIGHTED, fold_batchnorm
+
+
+@torch.no_grad()
+def convert_soft_lif(model: nn.Module, *, dt: float = 0.001, tau_s: float = 0.005) -> nn.Sequential:
+    """The spiking ``nn.Sequential`` over ``[T, B, ...]`` of a trained soft-LIF ``model`` (an
+    ``nn.Sequential`` of Conv2d/Linear/BatchNorm/SoftLIF/pooling/Flatten). ``dt`` and ``tau_s``
+    are in seconds, like the SoftLIF time constants; ``tau_s = 0`` leaves spikes unfiltered.
+    The output is the last layer's filtered current per step."""
+    folded = list(fold_batchnorm(model))
+    if not any(isinstance(m, SoftLIF) for m in folded):
+        raise ValueError("the model has no spikeops.nn.SoftLIF layer to turn into spiking neurons")
+    out, spiking = [], False
+    for m in folded:
+        if isinstance(m, SoftLIF):
+            c = m.constants
+            out.append(ZOHLIF(c["tau_rc"], c["tau_ref"], c["gain"], c["amplitude"], dt))
+            spiking = True
+        elif isinstance(m, nn.ReLU):
+            raise ValueError("the model mixes ReLU and SoftLIF; convert ReLU networks with convert_rate")
+        elif isinstance(m, nn.MaxPool2d):
+            out.append(TimeDistributed(nn.AvgPool2d(m.kernel_size, m.stride, m.padding, m.ceil_mode)))
+        else:
+            out.append(TimeDistributed(copy.deepcopy(m)))
+            if spiking and isinstance(m, WEIGHTED):
+                out.append(SynapticFilter(tau_s, dt))
+    return nn.Sequential(*out).eval()
+
+
+@torch.no_grad()
+def evaluate_window(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, settle: int, *,
+                    batch_size: int = 128, encoder=None) -> torch.Tensor:
+    """Accuracy of ``snn`` run for T steps on constant input (or ``encoder(x, T)``), reading the
+    output as its mean over steps ``settle .. t`` for every t > settle: a tensor of T - settle
+    accuracies (the last uses the whole window)."""
+    if not isinstance(settle, int) or not 0 <= settle < T:
+        raise ValueError(f"settle must be an int in [0, T), got {settle!r} with T = {T}")
+    snn.eval()
+    correct = torch.zeros(T - settle, dtype=torch.float64)
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        seq = encoder(xb, T) if encoder is not None else encode_constant(xb, T)
+        out = snn(seq)[settle:]
+        steps = torch.arange(1, T - settle + 1, dtype=out.dtype, device=out.device)
+        mean = out.cumsum(0) / steps.view(-1, *([1] * (out.dim() - 1)))
+        correct += (mean.argmax(-1) == yb.unsqueeze(0)).sum(1).double().cpu()
+    return correct / len(y)
+
+
+def soft_lif_ann(channels=(16, 32, 64), *, noise: Optional[str] = "gaussian", **constants) -> nn.Sequential:
+    """A small conv network for 1x8x8 inputs with SoftLIF activations: the demo's ANN with
+    SoftLIF in place of ReLU (BatchNorm included; it is folded at conversion), ``noise`` and
+    the constants as in :class:`spikeops.nn.SoftLIF`."""
+    c1, c2, c3 = channels
+
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), SoftLIF(noise=noise, **constants)]
+
+    return nn.Sequential(
+        *block(1, c1), *block(c1, c2), nn.AvgPool2d(2), *block(c2, c3), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(c3 * 2 * 2, 10))
