@@ -1,9 +1,11 @@
 """The main job: ``python -m spikeops demo`` (``make demo``).
 
-On scikit-learn's 8x8 digits (80/20 split, fixed seed): train a small conv ANN, convert it
-to an SNN by rate conversion (constant-current and Poisson-rate input), train a deep SNN
-directly with surrogate gradients, and report accuracy, time steps, spikes per neuron and
-synaptic operations against the ANN's MACs. Writes ``table.md``, ``results.json`` and
+On scikit-learn's 8x8 digits (80/20 split, fixed seed): train a small conv ANN and convert
+it to an SNN by rate conversion (constant-current and Poisson-rate input), by hybrid
+conversion + STDB fine-tuning at few steps, and to FS neurons; train the same network with
+soft-LIF activations and noise and convert it to ZOH LIF neurons; train a deep SNN directly
+with surrogate gradients. Reports accuracy, time steps, spikes per neuron and synaptic
+operations against the ANN's MACs. Writes ``table.md``, ``results.json`` and
 ``accuracy_vs_T.png`` to the output folder. Every SNN runs on the fused spikeops kernels.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 from . import analysis, convert
 from .datasets import digits
 from .nn import encode_constant, encode_rate, integrate
-from .train import deep_conv_snn, fit, layer_grad_norms
+from .train import deep_conv_snn, fine_tune_stdb, fit, layer_grad_norms, start_at_half_threshold
 
 POISSON_DRAWS = 5
 
@@ -50,9 +52,10 @@ def make_ann() -> nn.Sequential:
         nn.Flatten(), nn.Linear(64 * 2 * 2, 10))
 
 
-def train_ann(model: nn.Module, x, y, epochs: int, lr: float = 3e-3, batch_size: int = 64) -> nn.Module:
+def train_ann(model: nn.Module, x, y, epochs: int, lr: float = 3e-3, batch_size: int = 64,
+              desc: str = "train ANN") -> nn.Module:
     opt = torch.optim.Adam(model.parameters(), lr)
-    bar = _bar(epochs, "train ANN")
+    bar = _bar(epochs, desc)
     for _ in range(epochs):
         model.train()
         for idx in torch.randperm(len(y)).split(batch_size):
@@ -77,8 +80,26 @@ def first_within(curve: torch.Tensor, target: float) -> int:
     return int(hits[0]) + 1 if len(hits) else 0
 
 
+def _poisson_mean(snn, x, y, T, seed, what):
+    """Accuracy after every step 1..T with Poisson-rate input, averaged over POISSON_DRAWS draws."""
+    bar = _bar(POISSON_DRAWS, f"{what}, Poisson draws")
+    runs = []
+    for draw in range(POISSON_DRAWS):
+        g = torch.Generator().manual_seed(seed * 100 + draw)
+        runs.append(convert.evaluate(snn, x, y, T, encoder="rate", generator=g))
+        bar.update()
+    bar.close()
+    return torch.stack(runs).mean(0)
+
+
+def _poisson_activity(snn, x, T, seed):
+    g = torch.Generator().manual_seed(seed * 100)
+    return analysis.snn_activity(snn, encode_rate(x, T, generator=g))
+
+
 def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int = 15, direct_T: int = 4,
-        seed: int = 0) -> Dict[str, object]:
+        hybrid_T: int = 4, hybrid_epochs: int = 10, fs_steps: int = 6, soft_lif_T: int = 200,
+        soft_lif_settle: int = 50, seed: int = 0) -> Dict[str, object]:
     torch.manual_seed(seed)
     t_start = time.time()
     xtr, ytr, xte, yte = digits(seed=seed)
@@ -96,14 +117,8 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
     # Rate conversion: data-based normalisation (99.9th percentile), IF neurons, subtract reset.
     snn = convert.convert_rate(ann, xtr, percentile=99.9)
     curves["rate conversion, constant current"] = convert.evaluate(snn, xte, yte, max_T).tolist()
-    bar = _bar(POISSON_DRAWS, "rate conversion, Poisson draws")
-    poisson = []
-    for draw in range(POISSON_DRAWS):
-        g = torch.Generator().manual_seed(seed * 100 + draw)
-        poisson.append(convert.evaluate(snn, xte, yte, max_T, encoder="rate", generator=g))
-        bar.update()
-    bar.close()
-    curves["rate conversion, Poisson input (mean of 5)"] = torch.stack(poisson).mean(0).tolist()
+    curves["rate conversion, Poisson input (mean of 5)"] = _poisson_mean(snn, xte, yte, max_T, seed,
+                                                                         "rate conversion").tolist()
     for name, encode in (("constant current", encode_constant), ("Poisson input (mean of 5)", encode_rate)):
         curve = torch.tensor(curves[f"rate conversion, {name}"])
         T_close = first_within(curve, ann_acc - 0.01)
@@ -111,6 +126,42 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
             act = analysis.snn_activity(snn, encode(xte, T))
             rows.append(dict(method=f"rate conversion, {name}", accuracy=curve[T - 1].item(), T=T,
                              spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"], ann_macs=macs))
+
+    # Hybrid: threshold balancing at hybrid_T steps (scale 0.3, membranes starting at half the
+    # threshold), then STDB fine-tuning through time at the same steps, Poisson-rate input.
+    hybrid = convert.convert_rate(ann, xtr, method="balance", scale=0.3, T=hybrid_T, encoder="rate")
+    start_at_half_threshold(hybrid)
+    for name, trained in (("conversion alone (balanced thresholds)", False), ("hybrid STDB fine-tuning", True)):
+        if trained:
+            bar = _bar(hybrid_epochs, f"STDB fine-tuning (T={hybrid_T})")
+            fine_tune_stdb(hybrid, xtr, ytr, hybrid_T, epochs=hybrid_epochs, lr=3e-4,
+                           progress=lambda epoch, loss: (bar.update(), bar.set_postfix_str(f"loss {loss:.3f}")))
+            bar.close()
+        curve = _poisson_mean(hybrid, xte, yte, hybrid_T, seed, name)
+        curves[f"{name}, Poisson (mean of 5)"] = curve.tolist()
+        act = _poisson_activity(hybrid, xte, hybrid_T, seed)
+        rows.append(dict(method=f"{name}, Poisson input (mean of 5)", accuracy=curve[-1].item(), T=hybrid_T,
+                         spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"], ann_macs=macs))
+
+    # FS neurons: every ReLU replaced by a K-step FS neuron with the binary ReLU code.
+    fs = convert.convert_fs(ann, xtr, K=fs_steps, percentile=99.9)
+    act = convert.fs_activity(fs, xte)
+    rows.append(dict(method=f"FS neurons (K={fs_steps}, binary ReLU code)", accuracy=accuracy(fs, xte, yte),
+                     T=fs_steps, spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"], ann_macs=macs))
+
+    # Soft-LIF: the same network with soft-LIF activations trained with Gaussian noise, then
+    # run as ZOH LIF neurons (dt = 1 ms) with 5 ms synapses, read out after a settling time.
+    soft = train_ann(convert.soft_lif_ann(noise="gaussian"), xtr, ytr, ann_epochs, desc="train soft-LIF ANN")
+    soft_acc = accuracy(soft, xte, yte)
+    rows.append(dict(method="soft-LIF ANN (Gaussian noise training)", accuracy=soft_acc, T=None,
+                     spikes_per_neuron=None, synops=None, ann_macs=macs))
+    soft_snn = convert.convert_soft_lif(soft, dt=0.001, tau_s=0.005)
+    window = convert.evaluate_window(soft_snn, xte, yte, soft_lif_T, soft_lif_settle)
+    curves["soft-LIF SNN (ZOH LIF, window after 50 steps)"] = [None] * soft_lif_settle + window.tolist()
+    act = analysis.snn_activity(soft_snn, encode_constant(xte, soft_lif_T))
+    rows.append(dict(method=f"soft-LIF SNN (ZOH LIF, dt 1 ms, read after {soft_lif_settle} steps)",
+                     accuracy=window[-1].item(), T=soft_lif_T, spikes_per_neuron=act["spikes_per_neuron"],
+                     synops=act["synops"], ann_macs=macs))
 
     # Direct surrogate-gradient training: 8 spiking conv layers, BatchNorm on input currents.
     model = deep_conv_snn()
@@ -134,7 +185,8 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
 
     result = {"rows": rows, "curves": curves, "direct_grad_norms": norms, "seconds": time.time() - t_start,
               "settings": dict(max_T=max_T, ann_epochs=ann_epochs, snn_epochs=snn_epochs, direct_T=direct_T,
-                               seed=seed)}
+                               hybrid_T=hybrid_T, hybrid_epochs=hybrid_epochs, fs_steps=fs_steps,
+                               soft_lif_T=soft_lif_T, soft_lif_settle=soft_lif_settle, seed=seed)}
     write(out_dir, result)
     return result
 
@@ -171,11 +223,11 @@ def write(out_dir: Path, result) -> None:
     else:
         fig, ax = plt.subplots(figsize=(6, 4))
         for name, curve in result["curves"].items():
-            ax.plot(range(1, len(curve) + 1), [100 * a for a in curve], label=name)
+            ax.plot(range(1, len(curve) + 1), [float("nan") if a is None else 100 * a for a in curve], label=name)
         ann = result["rows"][0]["accuracy"]
         ax.axhline(100 * ann, color="k", ls="--", lw=1, label="ANN")
         ax.set(xlabel="time steps T", ylabel="test accuracy (%)", xscale="log", ylim=(0, 100),
-               title="digits: converted SNN accuracy vs time steps")
+               title="digits: SNN accuracy vs time steps")
         ax.legend(loc="lower right", fontsize=8)
         fig.tight_layout()
         fig.savefig(out_dir / "accuracy_vs_T.png", dpi=120)

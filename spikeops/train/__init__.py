@@ -1,5 +1,7 @@
 """Training spiking networks through time: direct surrogate-gradient training
-(:mod:`spikeops.train.direct`)."""
+(:mod:`spikeops.train.direct`) and hybrid conversion + STDB fine-tuning
+(:mod:`spikeops.train.hybrid`)."""
 from .direct import deep_conv_snn, fit, layer_grad_norms
+from .hybrid import fine_tune_stdb, start_at_half_threshold
 
-__all__ = ["deep_conv_snn", "fit", "layer_grad_norms"]
+__all__ = ["deep_conv_snn", "fit", "layer_grad_norms", "fine_tune_stdb", "start_at_half_threshold"]
