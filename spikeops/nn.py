@@ -280,7 +280,8 @@ class SoftLIF(nn.Module):
                 noisy = (r + m * self.sigma * torch.randn_like(r) * above).clamp(min=0)
             else:
                 noisy = m * filtered_spike_train(r / m, self.tau_s, self.constants["tau_rc"]) * above
-        return r + (noisy - r)  # the noise term carries no gradient
+            noise = noisy - r
+        return r + noise  # the noise term carries no gradient
 
     def extra_repr(self) -> str:
         extra = "" if self.noise is None else f", noise={self.noise!r}"

@@ -69,10 +69,16 @@ def test_activity_counts_by_hand():
 
 def test_demo_end_to_end(tmp_path):
     from spikeops import demo
-    result = demo.run(tmp_path, max_T=24, ann_epochs=8, snn_epochs=4)
+    result = demo.run(tmp_path, max_T=24, ann_epochs=8, snn_epochs=4, hybrid_epochs=2, soft_lif_T=60,
+                      soft_lif_settle=20)
     rows = {r["method"]: r for r in result["rows"]}
     assert rows["ANN (ReLU)"]["accuracy"] >= 0.95
     assert any(k.startswith("rate conversion, Poisson") for k in rows)
+    for prefix in ("conversion alone", "hybrid STDB", "FS neurons", "soft-LIF ANN", "soft-LIF SNN", "direct"):
+        row = next(r for k, r in rows.items() if k.startswith(prefix))
+        assert 0.5 <= row["accuracy"] <= 1.0, (prefix, row)
+    fs = next(r for k, r in rows.items() if k.startswith("FS neurons"))
+    assert 0 < fs["spikes_per_neuron"] <= fs["T"]
     saved = json.loads((tmp_path / "results.json").read_text())
     assert len(saved["curves"]["rate conversion, constant current"]) == 24
     assert (tmp_path / "table.md").read_text().startswith("| method |")
