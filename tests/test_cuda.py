@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import spikeops
+import spikeops.convert
 from spikeops import functional as F
 from spikeops import reference as R
 from test_lif_parity import CASES, SURROGATES, make_case
@@ -303,3 +304,61 @@ def test_no_memory_errors_under_compute_sanitizer():
                            SANITIZER_SCRIPT], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "ERROR SUMMARY: 0 errors" in proc.stdout
+
+
+# ------------------------------------------------------------------ element-wise neurons on CUDA
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_soft_lif_cuda_matches_cpu(dtype):
+    x = (torch.randn(100003, dtype=dtype) * 2).requires_grad_()
+    xc = x.detach().cuda().requires_grad_()
+    out, out_c = F.soft_lif(x), F.soft_lif(xc)
+    tol = dict(rtol=2e-6, atol=1e-7) if dtype == torch.float32 else dict(rtol=1e-12, atol=0)
+    torch.testing.assert_close(out_c.cpu(), out, **tol)
+    g = torch.randn_like(out)
+    (gx,) = torch.autograd.grad(out, x, g)
+    (gx_c,) = torch.autograd.grad(out_c, xc, g.cuda())
+    torch.testing.assert_close(gx_c.cpu(), gx, **tol)
+    if dtype == torch.float64:
+        assert torch.autograd.gradcheck(F.soft_lif, (xc[:64].detach().requires_grad_(),))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_soft_lif_cuda_16bit(dtype):
+    x = torch.randn(4099, device="cuda") * 2
+    ref = F.soft_lif(x.to(dtype).double().cpu())
+    got = F.soft_lif(x.to(dtype)).double().cpu()
+    torch_err = (ref.to(dtype).double() - ref).abs().max()
+    assert (got - ref).abs().max() <= 2 * torch_err + 1e-12
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("K", [1, 12, 64])
+def test_fs_neuron_cuda_matches_cpu(dtype, K):
+    n = 3 * 2048 + 17
+    x = (torch.randn(n, dtype=dtype) * 2).requires_grad_()
+    g = torch.Generator().manual_seed(K)
+    coef = [(torch.rand(K, generator=g, dtype=dtype) * 2 - 0.3).requires_grad_() for _ in range(3)]
+    xc = x.detach().cuda().requires_grad_()
+    coef_c = [c.detach().cuda().requires_grad_() for c in coef]
+    out, spikes = F.fs_neuron(x, *coef, return_spikes=True)
+    out_c, spikes_c = F.fs_neuron(xc, *coef_c, return_spikes=True)
+    torch.testing.assert_close(out_c.cpu(), out, rtol=0, atol=0)
+    assert torch.equal(spikes_c.cpu(), spikes)
+    gout = torch.randn(n, dtype=dtype)
+    grads = torch.autograd.grad(out, [x, *coef], gout)
+    grads_c = torch.autograd.grad(out_c, [xc, *coef_c], gout.cuda())
+    for a, b in zip(grads_c, grads):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-5, atol=1e-5)
+
+
+def test_fs_neuron_cuda_16bit_and_opcheck():
+    code = spikeops.convert.relu_code(8, 4.0)
+    x = torch.rand(5000, device="cuda") * 4
+    for dtype in (torch.float16, torch.bfloat16):
+        got = F.fs_neuron(x.to(dtype), *(c.cuda() for c in code[:3]))
+        want = F.fs_neuron(x.to(dtype).float().cpu(), *code[:3]).to(dtype)
+        assert torch.equal(got.cpu(), want)
+    h = code.h.cuda()
+    torch.library.opcheck(torch.ops.spikeops.fs_neuron.default, (x[:99], h, h, h, 1, 1.0, 25.0, True))
+    torch.library.opcheck(torch.ops.spikeops.soft_lif.default, (x[:99], 0.02, 0.002, 0.02, 1.0, 0.063))
