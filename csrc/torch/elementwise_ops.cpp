@@ -18,28 +18,7 @@ using at::Tensor;
 
 constexpr int64_t kGrain = 1 << 14;  // elements per task below which threads do not pay off
 
-void check_data(const Tensor& x, const char* name) {
-  const auto dtype = x.scalar_type();
-  if (x.device().is_cpu()) {
-    TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, name, " must be float32 or float64 on CPU, got ",
-                dtype);
-    return;
-  }
-#ifdef SPIKEOPS_WITH_CUDA
-  if (x.device().is_cuda()) {
-    TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf || dtype == at::kBFloat16, name,
-                " must be float32, float64, float16 or bfloat16 on CUDA, got ", dtype);
-    return;
-  }
-#endif
-  TORCH_CHECK(false, name, " is on ", x.device(), "; this build of spikeops has kernels for ",
-#ifdef SPIKEOPS_WITH_CUDA
-              "CPU and CUDA tensors"
-#else
-              "CPU tensors only"
-#endif
-  );
-}
+void check_data(const Tensor& x, const char* name) { check_kernel_dtype(x, name, /*cuda_double=*/true); }
 
 Tensor same_as(const Tensor& t, const Tensor& x, const char* name) {
   TORCH_CHECK(t.sizes() == x.sizes(), name, " must have x's shape ", x.sizes(), ", got ", t.sizes());

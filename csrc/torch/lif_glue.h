@@ -23,6 +23,31 @@ struct BackwardTensors {
   at::Tensor grad_x, grad_v0, grad_alpha, grad_gamma, grad_theta;
 };
 
+// x's device and dtype have kernels: float32/float64 on CPU; float32, float16,
+// bfloat16 (and float64 where cuda_double) on CUDA.
+inline void check_kernel_dtype(const at::Tensor& x, const char* name, bool cuda_double) {
+  const auto dtype = x.scalar_type();
+  if (x.device().is_cpu()) {
+    TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, name, " must be float32 or float64 on CPU, got ",
+                dtype);
+    return;
+  }
+#ifdef SPIKEOPS_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const bool ok = dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16 ||
+                    (cuda_double && dtype == at::kDouble);
+    TORCH_CHECK(ok, name, " must be float32, ", cuda_double ? "float64, " : "", "float16 or bfloat16 on CUDA, got ",
+                dtype);
+    return;
+  }
+  TORCH_CHECK(false, name, " is on ", x.device(), "; spikeops has kernels for CPU and CUDA tensors");
+#else
+  (void)cuda_double;
+  TORCH_CHECK(false, name, " is on ", x.device(),
+              "; this build of spikeops has CPU kernels only (it was built without a CUDA torch and nvcc)");
+#endif
+}
+
 // The data of an optional tensor (undefined or empty: absent) as the kernel's pointer type.
 template <class T>
 T* data_or_null(const at::Tensor& t) {

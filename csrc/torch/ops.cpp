@@ -118,23 +118,7 @@ LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool de
 void check_input(const Tensor& x, const char* name) {
   TORCH_CHECK(x.dim() >= 1, name, " must have a leading time dimension [T, ...], got a 0-d tensor");
   TORCH_CHECK(x.size(0) >= 1, name, " must have at least one time step (T >= 1), got T = 0");
-  const auto dtype = x.scalar_type();
-  if (x.device().is_cpu()) {
-    TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, name, " must be float32 or float64 on CPU, got ",
-                dtype);
-    return;
-  }
-#ifdef SPIKEOPS_WITH_CUDA
-  if (x.device().is_cuda()) {
-    TORCH_CHECK(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16, name,
-                " must be float32, float16 or bfloat16 on CUDA, got ", dtype);
-    return;
-  }
-  TORCH_CHECK(false, name, " is on ", x.device(), "; spikeops has kernels for CPU and CUDA tensors");
-#else
-  TORCH_CHECK(false, name, " is on ", x.device(),
-              "; this build of spikeops has CPU kernels only (it was built without a CUDA torch and nvcc)");
-#endif
+  check_kernel_dtype(x, name, /*cuda_double=*/false);
 }
 
 template <class Args>
