@@ -43,23 +43,30 @@ def _bar(total: int, desc: str):
         return Plain()
 
 
-def make_ann() -> nn.Sequential:
-    """The demo's ANN: three conv layers with BatchNorm and ReLU, average pooling, a linear output."""
+def make_ann(width: int = 32) -> nn.Sequential:
+    """The demo's ANN: three conv layers (width, 2 width, 4 width channels) with BatchNorm and
+    ReLU, average pooling, a linear output."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 2 * 2, 10))
+        nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.BatchNorm2d(4 * width), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(4 * width * 2 * 2, 10))
 
 
 def train_ann(model: nn.Module, x, y, epochs: int, lr: float = 3e-3, batch_size: int = 64,
-              desc: str = "train ANN") -> nn.Module:
+              rate_noise: float = 0.0, noise_T: int = 4, desc: str = "train ANN") -> nn.Module:
+    """Adam on cross-entropy. With ``rate_noise`` > 0 that fraction of the batches sees the mean
+    of ``noise_T`` rate-coded samples of its images instead of the images (input-noise
+    augmentation: the network then tolerates the noise of rate-coded input at few steps)."""
     opt = torch.optim.Adam(model.parameters(), lr)
     bar = _bar(epochs, desc)
     for _ in range(epochs):
         model.train()
         for idx in torch.randperm(len(y)).split(batch_size):
-            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            xb = x[idx]
+            if rate_noise > 0 and torch.rand(()).item() < rate_noise:
+                xb = encode_rate(xb, noise_T).mean(0)
+            loss = nn.functional.cross_entropy(model(xb), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -107,7 +114,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
     rows: List[Dict[str, object]] = []
     curves: Dict[str, List[float]] = {}
 
-    ann = train_ann(make_ann(), xtr, ytr, ann_epochs)
+    ann = train_ann(make_ann(), xtr, ytr, ann_epochs, rate_noise=0.5, noise_T=hybrid_T)
     ann_acc = accuracy(ann, xte, yte)
     macs = sum(analysis.ann_macs(ann, xte))
     rows.append(dict(method="ANN (ReLU)", accuracy=ann_acc, T=None, spikes_per_neuron=None, synops=None,
@@ -128,13 +135,14 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
                              spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"], ann_macs=macs))
 
     # Hybrid: threshold balancing at hybrid_T steps (scale 0.3, membranes starting at half the
-    # threshold), then STDB fine-tuning through time at the same steps, Poisson-rate input.
+    # threshold), then STDB fine-tuning through time at the same steps, Poisson-rate input,
+    # with BatchNorm on the neurons' input currents while training (folded back afterwards).
     hybrid = convert.convert_rate(ann, xtr, method="balance", scale=0.3, T=hybrid_T, encoder="rate")
     start_at_half_threshold(hybrid)
     for name, trained in (("conversion alone (balanced thresholds)", False), ("hybrid STDB fine-tuning", True)):
         if trained:
             bar = _bar(hybrid_epochs, f"STDB fine-tuning (T={hybrid_T})")
-            fine_tune_stdb(hybrid, xtr, ytr, hybrid_T, epochs=hybrid_epochs, lr=3e-4,
+            fine_tune_stdb(hybrid, xtr, ytr, hybrid_T, epochs=hybrid_epochs, lr=1e-3, batch_norm=True,
                            progress=lambda epoch, loss: (bar.update(), bar.set_postfix_str(f"loss {loss:.3f}")))
             bar.close()
         curve = _poisson_mean(hybrid, xte, yte, hybrid_T, seed, name)
@@ -153,15 +161,16 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
     # run as ZOH LIF neurons (dt = 1 ms) with 5 ms synapses, read out after a settling time.
     soft = train_ann(convert.soft_lif_ann(noise="gaussian"), xtr, ytr, ann_epochs, desc="train soft-LIF ANN")
     soft_acc = accuracy(soft, xte, yte)
+    soft_macs = sum(analysis.ann_macs(soft, xte))
     rows.append(dict(method="soft-LIF ANN (Gaussian noise training)", accuracy=soft_acc, T=None,
-                     spikes_per_neuron=None, synops=None, ann_macs=macs))
+                     spikes_per_neuron=None, synops=None, ann_macs=soft_macs))
     soft_snn = convert.convert_soft_lif(soft, dt=0.001, tau_s=0.005)
     window = convert.evaluate_window(soft_snn, xte, yte, soft_lif_T, soft_lif_settle)
     curves["soft-LIF SNN (ZOH LIF, window after 50 steps)"] = [None] * soft_lif_settle + window.tolist()
     act = analysis.snn_activity(soft_snn, encode_constant(xte, soft_lif_T))
     rows.append(dict(method=f"soft-LIF SNN (ZOH LIF, dt 1 ms, read after {soft_lif_settle} steps)",
                      accuracy=window[-1].item(), T=soft_lif_T, spikes_per_neuron=act["spikes_per_neuron"],
-                     synops=act["synops"], ann_macs=macs))
+                     synops=act["synops"], ann_macs=soft_macs))
 
     # Direct surrogate-gradient training: 8 spiking conv layers, BatchNorm on input currents.
     model = deep_conv_snn()

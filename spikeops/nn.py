@@ -10,9 +10,9 @@ from torch import nn
 from . import functional as F
 from . import surrogate as surrogate_mod
 
-__all__ = ["LIF", "IF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode_constant", "encode_rate",
-           "mean_rate", "spike_count", "integrate", "synaptic_filter", "SynapticFilter", "SoftLIF", "filtered_spike_train", "ZOHLIF",
-           "FSNeuron"]
+__all__ = ["LIF", "IF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode", "encode_constant",
+           "encode_rate", "mean_rate", "spike_count", "integrate", "synaptic_filter", "SynapticFilter", "SoftLIF",
+           "filtered_spike_train", "ZOHLIF", "FSNeuron"]
 
 
 class LIF(nn.Module):
@@ -167,6 +167,18 @@ def encode_rate(x: torch.Tensor, T: int, *, signed: bool = True, generator: Opti
     p = x.abs().clamp(max=1.0) if signed else x.clamp(0.0, 1.0)
     spikes = (rand < p).to(x.dtype)
     return spikes * torch.sign(x) if signed else spikes
+
+
+def encode(x: torch.Tensor, T: int, encoder="constant", *, generator: Optional[torch.Generator] = None):
+    """``x`` as T steps of input: ``encoder`` is ``"constant"`` (:func:`encode_constant`),
+    ``"rate"`` (:func:`encode_rate`) or a callable ``(x, T) -> [T, ...]``."""
+    if isinstance(encoder, str) and encoder == "constant":
+        return encode_constant(x, T)
+    if isinstance(encoder, str) and encoder == "rate":
+        return encode_rate(x, T, generator=generator)
+    if callable(encoder):
+        return encoder(x, T)
+    raise ValueError(f"encoder must be 'constant', 'rate' or a callable (x, T) -> [T, ...], got {encoder!r}")
 
 
 class ConstantEncoder(nn.Module):

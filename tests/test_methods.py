@@ -8,7 +8,9 @@ from torch import nn
 from spikeops import convert
 from spikeops import functional as F
 from spikeops.nn import FSNeuron, SoftLIF, ZOHLIF, filtered_spike_train, synaptic_filter
+from spikeops.nn import encode_constant
 from spikeops.train import fine_tune_stdb, start_at_half_threshold
+from spikeops.train.hybrid import _with_current_norms
 
 sklearn = pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn (a test dependency)")
 from spikeops.datasets import digits  # noqa: E402
@@ -114,7 +116,7 @@ def train(model, x, y, epochs, lr=3e-3):
 def test_soft_lif_conversion_on_digits(data):
     xtr, ytr, xte, yte = data
     torch.manual_seed(0)
-    model, _ = train(convert.soft_lif_ann(noise="gaussian"), xtr, ytr, 15)
+    model, _ = train(convert.soft_lif_ann((16, 32, 64), noise="gaussian"), xtr, ytr, 15)
     with torch.no_grad():
         ann_acc = (model(xte).argmax(1) == yte).float().mean().item()
     assert ann_acc >= 0.9
@@ -184,6 +186,45 @@ def test_hybrid_stdb_fine_tuning(data):
     assert after >= 0.85 and after >= before - 0.01, (before, after)
     with pytest.raises(ValueError, match="STDB"):
         fine_tune_stdb(snn, xtr, ytr, 4, surrogate="atan")
+
+
+def test_current_norms_start_as_identity_and_fold_back(data):
+    xtr, ytr, _, _ = data
+    torch.manual_seed(0)
+    ann, _ = train(relu_cnn(), xtr, ytr, 2)
+    snn = convert.convert_rate(ann, xtr[:256], method="balance", scale=0.5, T=4)
+    net, pairs = _with_current_norms(snn, xtr[:512], 4, "constant")
+    assert len(pairs) == 2 and len(net) == len(snn) + 2
+    x = encode_constant(xtr[:64], 4)
+    with torch.no_grad():
+        before = snn(x)
+        torch.testing.assert_close(net.eval()(x), before, atol=1e-5, rtol=1e-5)
+        for _, bn in pairs:  # as training would leave them
+            bn.weight.mul_(torch.rand_like(bn.weight) + 0.5)
+            bn.bias.add_(torch.randn_like(bn.bias))
+        changed = net(x)
+        for layer, bn in pairs:
+            convert.fold_into(layer, bn)
+    torch.testing.assert_close(snn(x), changed, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(changed, before)
+
+
+def test_hybrid_fine_tuning_with_current_norms(data):
+    xtr, ytr, xte, yte = data
+    torch.manual_seed(0)
+    ann, _ = train(relu_cnn(), xtr, ytr, 10)
+    snn = convert.convert_rate(ann, xtr[:512], method="balance", scale=0.3, T=4, encoder="rate")
+    start_at_half_threshold(snn)
+    layers = [type(m) for m in snn]
+    before = sum(convert.evaluate(snn, xte, yte, 4, encoder="rate",
+                                  generator=torch.Generator().manual_seed(d))[-1].item() for d in range(3)) / 3
+    fine_tune_stdb(snn, xtr, ytr, 4, epochs=4, lr=1e-3, batch_norm=True)
+    assert [type(m) for m in snn] == layers  # the norms are folded back
+    after = sum(convert.evaluate(snn, xte, yte, 4, encoder="rate",
+                                 generator=torch.Generator().manual_seed(d))[-1].item() for d in range(3)) / 3
+    assert after >= 0.87 and after >= before + 0.03, (before, after)
+    with pytest.raises(ValueError, match="nn.Sequential"):
+        fine_tune_stdb(nn.ModuleList(list(snn)), xtr, ytr, 4, batch_norm=True)
 
 
 def test_stdb_age_init_decides_first_spike_gradient():

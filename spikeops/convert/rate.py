@@ -22,7 +22,7 @@ from typing import List, Optional, Sequence
 import torch
 from torch import nn
 
-from ..nn import LIF, SoftLIF, TimeDistributed, encode_constant, encode_rate, integrate
+from ..nn import LIF, SoftLIF, TimeDistributed, encode, integrate
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
 BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -48,26 +48,33 @@ def layers_of(model: nn.Module) -> List[nn.Module]:
 
 
 @torch.no_grad()
+def fold_into(layer: nn.Module, bn: nn.Module) -> None:
+    """Folds BatchNorm ``bn`` (its running statistics) into the Conv2d/Linear ``layer`` before it,
+    in place: W' = g W / sigma, b' = g (b - mu) / sigma + beta."""
+    if bn.running_mean is None:
+        raise ValueError("BatchNorm without running statistics (track_running_stats=False) cannot be folded")
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.affine:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale + (bn.bias if bn.affine else 0.0)
+    if layer.bias is None:
+        layer.bias = nn.Parameter(torch.zeros(layer.weight.shape[0], device=layer.weight.device,
+                                              dtype=layer.weight.dtype))
+    layer.weight.mul_(scale.view(-1, *([1] * (layer.weight.dim() - 1))))
+    layer.bias.copy_(layer.bias * scale + shift)
+
+
+@torch.no_grad()
 def fold_batchnorm(model: nn.Module) -> nn.Sequential:
     """A copy of the model in eval mode with every BatchNorm folded into the Conv2d/Linear
-    before it (W' = g W / sigma, b' = g (b - mu) / sigma + beta) and Dropout/Identity removed."""
+    before it (:func:`fold_into`) and Dropout/Identity removed."""
     out: List[nn.Module] = []
     for m in layers_of(model):
         if isinstance(m, BATCHNORM):
             prev = out[-1] if out else None
             if not isinstance(prev, WEIGHTED):
                 raise ValueError(f"{type(m).__name__} must directly follow a Conv2d or Linear to be folded")
-            if m.running_mean is None:
-                raise ValueError("BatchNorm without running statistics (track_running_stats=False) cannot be folded")
-            scale = torch.rsqrt(m.running_var + m.eps)
-            if m.affine:
-                scale = scale * m.weight
-            shift = -m.running_mean * scale + (m.bias if m.affine else 0.0)
-            if prev.bias is None:
-                prev.bias = nn.Parameter(torch.zeros(prev.out_channels if isinstance(prev, nn.Conv2d)
-                                                     else prev.out_features, device=prev.weight.device))
-            prev.weight.mul_(scale.view(-1, *([1] * (prev.weight.dim() - 1))))
-            prev.bias.copy_(prev.bias * scale + shift)
+            fold_into(prev, m)
         elif isinstance(m, DROPPED):
             continue
         else:
@@ -135,16 +142,6 @@ def spiking_layers(snn: nn.Module) -> List[LIF]:
     return [m for m in snn.modules() if isinstance(m, LIF)]
 
 
-def _encode(x: torch.Tensor, T: int, encoder, generator=None) -> torch.Tensor:
-    if encoder == "constant":
-        return encode_constant(x, T)
-    if encoder == "rate":
-        return encode_rate(x, T, generator=generator)
-    if callable(encoder):
-        return encoder(x, T)
-    raise ValueError(f"encoder must be 'constant', 'rate' or a callable (x, T) -> [T, ...], got {encoder!r}")
-
-
 @torch.no_grad()
 def threshold_balance(snn: nn.Sequential, data: torch.Tensor, T: int, *, scale: float = 1.0,
                       encoder="constant", batch_size: int = 512) -> List[float]:
@@ -161,7 +158,7 @@ def threshold_balance(snn: nn.Sequential, data: torch.Tensor, T: int, *, scale: 
         if not isinstance(neuron, LIF):
             continue
         prefix = nn.Sequential(*layers[:idx])
-        peak = max(prefix(_encode(b, T, encoder)).max().item() for b in data.split(batch_size))
+        peak = max(prefix(encode(b, T, encoder)).max().item() for b in data.split(batch_size))
         if peak <= 0:
             raise ValueError(f"neuron layer {len(maxima)} receives no positive current; cannot set its threshold")
         neuron.threshold = scale * peak
@@ -224,6 +221,6 @@ def evaluate(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, encode
     snn.eval()
     correct = torch.zeros(T, dtype=torch.float64)
     for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        out = integrate(snn(_encode(xb, T, encoder, generator)), cumulative=True)  # [T, B, classes]
+        out = integrate(snn(encode(xb, T, encoder, generator=generator)), cumulative=True)  # [T, B, classes]
         correct += (out.argmax(-1) == yb.unsqueeze(0)).sum(1).double().cpu()
     return correct / len(y)

@@ -64,7 +64,7 @@ def evaluate_window(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, se
     return correct / len(y)
 
 
-def soft_lif_ann(channels=(16, 32, 64), *, noise: Optional[str] = "gaussian", **constants) -> nn.Sequential:
+def soft_lif_ann(channels=(32, 64, 128), *, noise: Optional[str] = "gaussian", **constants) -> nn.Sequential:
     """A small conv network for 1x8x8 inputs with SoftLIF activations: the demo's ANN with
     SoftLIF in place of ReLU (BatchNorm included; it is folded at conversion), ``noise`` and
     the constants as in :class:`spikeops.nn.SoftLIF`."""

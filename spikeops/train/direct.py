@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import surrogate as surrogate_mod
-from ..nn import LIF, TimeDistributed, encode_constant, encode_rate, integrate
+from ..nn import LIF, TimeDistributed, encode, integrate
 
 
 def deep_conv_snn(in_channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (16, 16, 32, 32, 32, 32, 64, 64),
@@ -51,14 +51,6 @@ def layer_grad_norms(model: nn.Module) -> Dict[str, float]:
     return out
 
 
-def _encode(x, T, encoder):
-    if encoder == "constant":
-        return encode_constant(x, T)
-    if encoder == "rate":
-        return encode_rate(x, T)
-    return encoder(x, T)
-
-
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, epochs: int = 10, lr: float = 1e-3,
         batch_size: int = 64, encoder: Union[str, Callable] = "constant", weight_decay: float = 0.0,
         progress: Optional[Callable[[int, float], None]] = None,
@@ -73,7 +65,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, epochs: i
         model.train()
         total, count = 0.0, 0
         for idx in torch.randperm(len(y)).split(batch_size):
-            out = integrate(model(_encode(x[idx], T, encoder)))
+            out = integrate(model(encode(x[idx], T, encoder)))
             loss = nn.functional.cross_entropy(out, y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
