@@ -1,5 +1,6 @@
 // AVX2 versions of the primitives in include/spikeops/math.h: 8 float lanes,
-// masks as all-ones lanes. Included only by lif_avx2.cpp.
+// masks as all-ones lanes; and 8 int32 lanes for the fixed-point neuron.
+// Included only by the AVX2 translation units.
 #pragma once
 
 #include <immintrin.h>
@@ -39,7 +40,46 @@ static inline F32x8 pow2i(F32x8 n) {
 }
 static inline F32x8 vexp(F32x8 x) { return exp_f32(x); }
 
+// 8 int32 lanes (include/spikeops/fixed_point.h's primitives).
+struct I32x8 {
+  __m256i v;
+  I32x8() = default;
+  I32x8(__m256i x) : v(x) {}
+  I32x8(int32_t x) : v(_mm256_set1_epi32(x)) {}
+};
+struct M8i {
+  __m256i m;
+};
+template <> struct MaskOf<I32x8> { using type = M8i; };
+
+static inline I32x8 operator+(I32x8 a, I32x8 b) { return _mm256_add_epi32(a.v, b.v); }
+static inline I32x8 operator-(I32x8 a, I32x8 b) { return _mm256_sub_epi32(a.v, b.v); }
+static inline I32x8 operator*(I32x8 a, I32x8 b) { return _mm256_mullo_epi32(a.v, b.v); }
+static inline I32x8 wrapping_add(I32x8 a, I32x8 b) { return a + b; }
+template <int K> inline I32x8 shift_left(I32x8 a) { return _mm256_slli_epi32(a.v, K); }
+template <int K> inline I32x8 shift_right(I32x8 a) { return _mm256_srai_epi32(a.v, K); }
+static inline I32x8 bit_and(I32x8 a, I32x8 b) { return _mm256_and_si256(a.v, b.v); }
+static inline I32x8 iabs(I32x8 a) { return _mm256_abs_epi32(a.v); }
+static inline I32x8 with_sign_of(I32x8 a, I32x8 s) { return _mm256_sign_epi32(a.v, s.v); }  // a = 0 where s = 0
+static inline I32x8 vmin(I32x8 a, I32x8 b) { return _mm256_min_epi32(a.v, b.v); }
+static inline I32x8 vmax(I32x8 a, I32x8 b) { return _mm256_max_epi32(a.v, b.v); }
+static inline M8i gt(I32x8 a, I32x8 b) { return {_mm256_cmpgt_epi32(a.v, b.v)}; }
+static inline M8i mask_andnot(M8i a, M8i b) { return {_mm256_andnot_si256(b.m, a.m)}; }
+static inline I32x8 select(M8i m, I32x8 a, I32x8 b) { return _mm256_blendv_epi8(b.v, a.v, m.m); }
+
 namespace cpu {
+struct Avx2IntIsa {
+  using V = I32x8;
+  static constexpr int64_t kWidth = 8;
+  static V load(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void store(int32_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v.v); }
+  static void store_spikes(uint8_t* p, M8i m) {  // all-ones lanes -> bytes of 1
+    const __m256i ones = _mm256_srli_epi32(m.m, 31);
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(ones), _mm256_extracti128_si256(ones, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(words, words));
+  }
+};
+
 struct Avx2Isa {
   using V = F32x8;
   static constexpr int64_t kWidth = 8;

@@ -1,5 +1,6 @@
 // AVX-512 versions of the primitives in include/spikeops/math.h: 16 float lanes,
-// k-register masks. Included only by lif_avx512.cpp.
+// k-register masks; and 16 int32 lanes for the fixed-point neuron. Included
+// only by the AVX-512 translation units.
 #pragma once
 
 #include <immintrin.h>
@@ -43,7 +44,43 @@ static inline F32x16 pow2i(F32x16 n) {
 }
 static inline F32x16 vexp(F32x16 x) { return exp_f32(x); }
 
+// 16 int32 lanes (include/spikeops/fixed_point.h's primitives), masks as for floats.
+struct I32x16 {
+  __m512i v;
+  I32x16() = default;
+  I32x16(__m512i x) : v(x) {}
+  I32x16(int32_t x) : v(_mm512_set1_epi32(x)) {}
+};
+template <> struct MaskOf<I32x16> { using type = M16; };
+
+static inline I32x16 operator+(I32x16 a, I32x16 b) { return _mm512_add_epi32(a.v, b.v); }
+static inline I32x16 operator-(I32x16 a, I32x16 b) { return _mm512_sub_epi32(a.v, b.v); }
+static inline I32x16 operator*(I32x16 a, I32x16 b) { return _mm512_mullo_epi32(a.v, b.v); }
+static inline I32x16 wrapping_add(I32x16 a, I32x16 b) { return a + b; }
+template <int K> inline I32x16 shift_left(I32x16 a) { return _mm512_slli_epi32(a.v, K); }
+template <int K> inline I32x16 shift_right(I32x16 a) { return _mm512_srai_epi32(a.v, K); }
+static inline I32x16 bit_and(I32x16 a, I32x16 b) { return _mm512_and_si512(a.v, b.v); }
+static inline I32x16 iabs(I32x16 a) { return _mm512_abs_epi32(a.v); }
+static inline I32x16 with_sign_of(I32x16 a, I32x16 s) {
+  return _mm512_mask_sub_epi32(a.v, _mm512_cmplt_epi32_mask(s.v, _mm512_setzero_si512()), _mm512_setzero_si512(),
+                               a.v);
+}
+static inline I32x16 vmin(I32x16 a, I32x16 b) { return _mm512_min_epi32(a.v, b.v); }
+static inline I32x16 vmax(I32x16 a, I32x16 b) { return _mm512_max_epi32(a.v, b.v); }
+static inline M16 gt(I32x16 a, I32x16 b) { return {_mm512_cmpgt_epi32_mask(a.v, b.v)}; }
+static inline I32x16 select(M16 m, I32x16 a, I32x16 b) { return _mm512_mask_blend_epi32(m.m, b.v, a.v); }
+
 namespace cpu {
+struct Avx512IntIsa {
+  using V = I32x16;
+  static constexpr int64_t kWidth = 16;
+  static V load(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static void store(int32_t* p, V v) { _mm512_storeu_si512(p, v.v); }
+  static void store_spikes(uint8_t* p, M16 m) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_maskz_set1_epi32(m.m, 1)));
+  }
+};
+
 struct Avx512Isa {
   using V = F32x16;
   static constexpr int64_t kWidth = 16;

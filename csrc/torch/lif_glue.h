@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "spikeops/fixed_point.h"
 #include "spikeops/lif.h"
 
 namespace spikeops {
@@ -115,6 +116,8 @@ LifBackwardArgs<S, F> backward_args(const BackwardTensors& t, const LifConfig& c
 // Defined in ops_cuda.cpp: launch the CUDA kernels on the current stream.
 void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init);
 void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init);
+// The fixed-point LIF (fixed_ops.cpp) on the current stream of like's device.
+void run_fixed_lif_cuda(const FixedLifArgs& a, const at::Tensor& like);
 #endif
 
 }  // namespace spikeops

@@ -72,4 +72,9 @@ void run_fs_backward_cuda(const FsTensors& t) {
   });
 }
 
+void run_fixed_lif_cuda(const FixedLifArgs& a, const at::Tensor& like) {
+  const c10::cuda::CUDAGuard guard(like.device());
+  C10_CUDA_CHECK(cuda::fixed_lif(a, c10::cuda::getCurrentCUDAStream()));
+}
+
 }  // namespace spikeops

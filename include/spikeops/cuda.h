@@ -13,6 +13,7 @@
 
 #include <type_traits>
 
+#include "spikeops/fixed_point.h"
 #include "spikeops/fs_neuron.h"
 #include "spikeops/lif.h"
 #include "spikeops/soft_lif.h"
@@ -43,5 +44,8 @@ cudaError_t fs_forward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream)
 // Writes the coefficient gradients' partial sums in the same [blocks, 3, K] layout as the CPU kernel.
 template <class S>
 cudaError_t fs_backward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream);
+
+// The fixed-point LIF (SPEC section 8): int32 in, uint8 spikes, int32 state; bit-identical to the CPU kernels.
+cudaError_t fixed_lif(const FixedLifArgs& args, cudaStream_t stream);
 
 }  // namespace spikeops::cuda

@@ -1,0 +1,34 @@
+// The CUDA fixed-point LIF kernel: one thread per neuron walks all T steps with
+// its state in registers; the math (exact integers) is include/spikeops/fixed_point.h.
+#include "lif_cuda.cuh"
+#include "spikeops/fixed_point.h"
+
+namespace spikeops::cuda {
+namespace {
+
+__global__ void __launch_bounds__(kThreadsPerBlock) fixed_lif_kernel(FixedLifArgs a) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t n = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; n < a.N; n += stride) {
+    int32_t u = a.u0 ? a.u0[n] : 0, v = a.v0 ? a.v0[n] : 0, r = a.r0 ? a.r0[n] : 0;
+    const int32_t bias = fixed_bias(a, n);
+    for (int64_t t = 0, at = n; t < a.T; ++t, at += a.N) {
+      a.spikes[at] = fixed_lif_step(a.a_in[at], bias, a.p, u, v, r) ? 1 : 0;
+      if (a.u_seq) a.u_seq[at] = u;
+      if (a.v_seq) a.v_seq[at] = v;
+    }
+    a.u_out[n] = u;
+    a.v_out[n] = v;
+    a.r_out[n] = r;
+  }
+}
+
+}  // namespace
+
+cudaError_t fixed_lif(const FixedLifArgs& a, cudaStream_t stream) {
+  if (a.N == 0) return cudaSuccess;
+  const int64_t blocks = (a.N + kThreadsPerBlock - 1) / kThreadsPerBlock;
+  fixed_lif_kernel<<<static_cast<int>(blocks < (1 << 20) ? blocks : (1 << 20)), kThreadsPerBlock, 0, stream>>>(a);
+  return cudaGetLastError();
+}
+
+}  // namespace spikeops::cuda
