@@ -160,3 +160,12 @@ def _fs_backward(ctx, grad_out, grad_spikes):
 
 
 torch.library.register_autograd("spikeops::fs_neuron", _fs_backward, setup_context=_fs_setup_context)
+
+
+@torch.library.register_fake("spikeops::lif_fixed")
+def _lif_fixed_fake(a_in, du, dv, vth_mant, bias_mant, bias_exp, refractory, reset, du_plus_one, u0, v0, r0,
+                    return_states):
+    neurons = a_in.shape[1:]
+    seq = a_in.new_empty(a_in.shape) if return_states else a_in.new_empty(0)
+    return (a_in.new_empty(a_in.shape, dtype=torch.uint8), a_in.new_empty(neurons), a_in.new_empty(neurons),
+            a_in.new_empty(neurons), seq, seq.clone())

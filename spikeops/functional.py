@@ -9,7 +9,7 @@ import torch
 from . import _ops  # noqa: F401  (registers the ops)
 from . import surrogate as surrogate_mod
 
-__all__ = ["LIFState", "lif", "RESET_MODES", "decay_from_tau", "soft_lif", "fs_neuron"]
+__all__ = ["LIFState", "lif", "RESET_MODES", "decay_from_tau", "soft_lif", "fs_neuron", "FixedState", "lif_fixed"]
 
 RESET_MODES = {"subtract": 0, "zero": 1, "none": 2}
 
@@ -199,3 +199,47 @@ def fs_neuron(x: torch.Tensor, h: torch.Tensor, d: torch.Tensor, threshold: torc
         raise ValueError("surrogate: the stdb surrogate needs spike ages, which the FS neuron does not have")
     out, spikes = torch.ops.spikeops.fs_neuron(x, h, d, threshold, sg.kind, sg.height, sg.width, return_spikes)
     return (out, spikes) if return_spikes else out
+
+
+class FixedState(NamedTuple):
+    """State of fixed-point neurons after the last step (int32, neuron shape): current ``u``,
+    voltage ``v`` and refractory count ``r``."""
+
+    u: torch.Tensor
+    v: torch.Tensor
+    r: torch.Tensor
+
+
+def lif_fixed(a_in: torch.Tensor, *, du: int, dv: int, vth_mant: int, bias_mant: Optional[torch.Tensor] = None,
+              bias_exp: int = 0, refractory: int = 0, reset: str = "zero", du_plus_one: bool = False,
+              state: Optional[FixedState] = None, return_states: bool = False):
+    """The fixed-point (Loihi-style) LIF neuron of SPEC section 8, fused over T, bit-exact on
+    every CPU ISA and on CUDA.
+
+    ``a_in``: int32 ``[T, ...]`` synaptic input per step. Per step:
+    ``u <- wrap24(decay(u, du) + (a_in << 6))``,
+    ``v <- sat24(decay(v, dv) + u + (bias_mant << bias_exp))``, a spike where
+    ``v > vth_mant << 6``, after which v is reset to 0 (``reset="zero"``, the chip) or reduced by
+    the threshold (``"subtract"``), and held at 0 for ``refractory`` steps.
+    ``decay(y, D) = sign(y) ((|y| (4096 - D)) >> 12)``; ``du``, ``dv`` in [0, 4096];
+    ``du_plus_one`` uses the bit-accurate chip model's current decay ``du + 1``. ``bias_mant``:
+    int32, 13-bit signed, one per neuron or a single value; ``bias_exp`` in [0, 7].
+    ``vth_mant``: 17 bits. ``a_in`` may be any int32: its contribution wraps with the 24-bit
+    current (only its low 18 bits matter).
+
+    Returns ``(spikes, state)``: uint8 spikes ``[T, ...]`` and the :class:`FixedState` after the
+    last step; with ``return_states`` also the int32 traces ``(u_seq, v_seq)``.
+    """
+    if not isinstance(a_in, torch.Tensor):
+        raise TypeError(f"a_in must be a torch.Tensor, got {type(a_in).__name__}")
+    for name, value in (("du", du), ("dv", dv), ("vth_mant", vth_mant), ("bias_exp", bias_exp),
+                        ("refractory", refractory)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+    if state is not None and not isinstance(state, FixedState):
+        raise TypeError(f"state must be a FixedState (or None), got {type(state).__name__}")
+    u0, v0, r0 = state if state is not None else (None, None, None)
+    spikes, u, v, r, u_seq, v_seq = torch.ops.spikeops.lif_fixed(
+        a_in, du, dv, vth_mant, bias_mant, bias_exp, refractory, reset, du_plus_one, u0, v0, r0, return_states)
+    out = (spikes, FixedState(u, v, r))
+    return out + (u_seq, v_seq) if return_states else out

@@ -146,3 +146,38 @@ def fs_neuron(x, h, d, threshold, *, surrogate="fast_sigmoid", return_spikes=Fal
         v = v - h[t] * z
         count = count + z.detach()
     return (out, count.to(torch.uint8)) if return_spikes else out
+
+
+def lif_fixed(a_in, *, du, dv, vth_mant, bias_mant=None, bias_exp=0, refractory=0, reset="zero",
+              du_plus_one=False, state=None):
+    """SPEC section 8 in int64 tensor arithmetic, one step at a time: returns (spikes uint8,
+    (u, v, r) int32, u_seq, v_seq) like :func:`spikeops.functional.lif_fixed` with
+    ``return_states=True``."""
+    a = a_in.to(torch.int64)
+    shape = a.shape[1:]
+    zeros = torch.zeros(shape, dtype=torch.int64, device=a.device)
+    u, v, r = (zeros.clone() for _ in range(3)) if state is None else (s.to(torch.int64) for s in state)
+    bias = zeros if bias_mant is None else bias_mant.to(torch.int64).expand(shape) * 2 ** bias_exp
+    keep_u, keep_v = 4096 - du - int(du_plus_one), 4096 - dv
+    threshold, limit = vth_mant * 64, 2 ** 23 - 1
+
+    def decay(y, keep):
+        return torch.sign(y) * ((y.abs() * keep) >> 12)
+
+    def wrap24(y):
+        return (y + 2 ** 23) % 2 ** 24 - 2 ** 23
+
+    spikes, us, vs = [], [], []
+    for t in range(a.shape[0]):
+        u = wrap24(decay(u, keep_u) + a[t] * 64)
+        charged = (decay(v, keep_v) + u + bias).clamp(-limit, limit)
+        refractory_now = r > 0
+        s = (charged > threshold) & ~refractory_now
+        after = charged - threshold if reset == "subtract" else zeros
+        v = torch.where(refractory_now, zeros, torch.where(s, after, charged))
+        r = torch.where(s, torch.full_like(r, refractory), torch.where(refractory_now, r - 1, zeros))
+        spikes.append(s.to(torch.uint8))
+        us.append(u)
+        vs.append(v)
+    as32 = [x.to(torch.int32) for x in (u, v, r)]
+    return (torch.stack(spikes), tuple(as32), torch.stack(us).to(torch.int32), torch.stack(vs).to(torch.int32))

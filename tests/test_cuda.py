@@ -362,3 +362,26 @@ def test_fs_neuron_cuda_16bit_and_opcheck():
     h = code.h.cuda()
     torch.library.opcheck(torch.ops.spikeops.fs_neuron.default, (x[:99], h, h, h, 1, 1.0, 25.0, True))
     torch.library.opcheck(torch.ops.spikeops.soft_lif.default, (x[:99], 0.02, 0.002, 0.02, 1.0, 0.063))
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(du=4096, dv=0, vth_mant=100),
+    dict(du=1000, dv=300, vth_mant=5000, reset="subtract", refractory=2),
+    dict(du=4095, dv=4095, vth_mant=2 ** 17 - 1, du_plus_one=True),
+])
+def test_lif_fixed_cuda_bit_identical_to_cpu(cfg):
+    gen = torch.Generator().manual_seed(3)
+    a_in = torch.randint(-2 ** 31, 2 ** 31 - 1, (33, 5, 1031), generator=gen, dtype=torch.int64).to(torch.int32)
+    a_in[:, :2] = a_in[:, :2] >> 14  # part of it small enough to spike without wrapping
+    bias = torch.randint(-4096, 4096, (5, 1031), generator=gen, dtype=torch.int32)
+    state = F.FixedState(torch.randint(-2 ** 23, 2 ** 23, (5, 1031), generator=gen, dtype=torch.int32),
+                         torch.randint(-2 ** 23 + 1, 2 ** 23, (5, 1031), generator=gen, dtype=torch.int32),
+                         torch.zeros(5, 1031, dtype=torch.int32))
+    cpu = F.lif_fixed(a_in, bias_mant=bias, bias_exp=5, state=state, return_states=True, **cfg)
+    gpu = F.lif_fixed(a_in.to(CUDA), bias_mant=bias.to(CUDA), bias_exp=5,
+                      state=F.FixedState(*(s.to(CUDA) for s in state)), return_states=True, **cfg)
+    assert cpu[0].any()
+    for c, g in zip((cpu[0], *cpu[1], cpu[2], cpu[3]), (gpu[0], *gpu[1], gpu[2], gpu[3])):
+        assert g.device.type == "cuda" and torch.equal(c, g.cpu())
+    torch.library.opcheck(op.lif_fixed, (a_in[:4, :2].to(CUDA), 10, 20, 30, None, 0, 1, "zero", False, None, None,
+                                         None, True))
