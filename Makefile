@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 # What set-up installs, as pip requirement = import name or program; only the
 # missing ones are installed, so a machine that has them all needs no network.
 DEPS := scikit-build-core=scikit_build_core pybind11=pybind11 pytest=pytest numpy=numpy ninja=@ninja cmake=@cmake \
-  scikit-learn=sklearn matplotlib=matplotlib tqdm=tqdm
+  scikit-learn=sklearn matplotlib=matplotlib tqdm=tqdm hypothesis=hypothesis
 MISSING = $(PY) -c "import importlib.util as u, shutil, sys; \
   print(' '.join(p for p, m in (d.split('=') for d in sys.argv[1:]) \
                  if (shutil.which(m[1:]) if m[0] == '@' else u.find_spec(m)) is None))" $(DEPS)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m spikeops info|demo|bench``."""
+"""Command line: ``python -m spikeops info|demo|hw|bench``."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,12 @@ def _demo(args) -> int:
     return demo.main(args)
 
 
+def _hw(args) -> int:
+    from .hardware import command
+
+    return command.main(args)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="spikeops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +52,16 @@ def main(argv=None) -> int:
     d.add_argument("--snn-epochs", dest="snn_epochs", type=int, default=15)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_demo)
+    h = sub.add_parser("hw", help="fixed-point (Loihi-style) emulation of a converted network on the digits, "
+                                  "float vs fixed accuracy and energy")
+    h.add_argument("--model", default=None, help="a whole nn.Sequential saved with torch.save: a ReLU ANN for 1x8x8 "
+                                                 "inputs (rate-converted) or a spikeops SNN; default: train the demo ANN")
+    h.add_argument("--T", type=int, default=32, help="time steps")
+    h.add_argument("--draws", type=int, default=3, help="Poisson input draws to average")
+    h.add_argument("--ann-epochs", dest="ann_epochs", type=int, default=30)
+    h.add_argument("--seed", type=int, default=0)
+    h.add_argument("--out", default="hw-results", help="folder for table.md and results.json")
+    h.set_defaults(func=_hw)
     b = sub.add_parser("bench", help="benchmark the fused LIF op against memory bandwidth and the reference")
     b.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="benchmark the CPU or the CUDA kernels")
     b.add_argument("--quick", action="store_true", help="small shapes and few repeats (a smoke run)")

@@ -1,0 +1,13 @@
+"""Fixed-point hardware emulation (SPEC section 8): quantise a float SNN to the integer
+(Loihi-style) neuron, run it in integers beside the float network, and estimate its energy
+against the ANN.
+
+    fixed = hardware.quantize(snn)
+    print(hardware.compare(snn, fixed, encode_rate(x, T), y))
+    print(hardware.energy_report(snn, encode_rate(x, T), ann=ann, ann_input=x))
+"""
+from .energy import EnergyCosts, energy_report
+from .fixed import FixedLayer, FixedNetwork, compare, quantize, quantize_bias, quantize_weights, weight_exponent
+
+__all__ = ["EnergyCosts", "energy_report", "FixedLayer", "FixedNetwork", "compare", "quantize", "quantize_bias",
+           "quantize_weights", "weight_exponent"]
