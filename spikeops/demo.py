@@ -116,6 +116,8 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
 
     ann = train_ann(make_ann(), xtr, ytr, ann_epochs, rate_noise=0.5, noise_T=hybrid_T)
     ann_acc = accuracy(ann, xte, yte)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(ann, out_dir / "ann.pt")  # e.g. for python -m spikeops hw --model
     macs = sum(analysis.ann_macs(ann, xte))
     rows.append(dict(method="ANN (ReLU)", accuracy=ann_acc, T=None, spikes_per_neuron=None, synops=None,
                      ann_macs=macs))

@@ -169,3 +169,16 @@ def test_hw_command_writes_results(tmp_path, digits_data):
         cli_main(["hw", "--model", str(tmp_path / "missing.pt"), "--out", str(out)])
     assert math.isfinite(result["energy"]["snn_energy_j"])
     del snn
+
+
+def test_direct_trained_network_with_current_norms_quantises(digits_data):
+    from spikeops.train import deep_conv_snn, fit
+    xtr, ytr, xte, yte = digits_data
+    torch.manual_seed(0)
+    model = deep_conv_snn()
+    fit(model, xtr[:512], ytr[:512], 4, epochs=1, lr=3e-3, encoder="rate")
+    fixed = hardware.quantize(model)  # BatchNorm on the currents folded, LIF decay 0.5 -> dv 2048
+    assert [r["dv"] for r in fixed.report()[:-1]] == [2048] * 8
+    result = hardware.compare(model, fixed, encode_rate(xte, 4, generator=torch.Generator().manual_seed(0)), yte)
+    assert min(result["spike_agreement"]) > 0.85
+    assert abs(result["fixed_accuracy"] - result["float_accuracy"]) <= 0.03

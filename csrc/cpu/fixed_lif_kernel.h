@@ -39,14 +39,15 @@ void fixed_block(const FixedLifArgs& a, int64_t n0, int64_t count) {
     r[i] = a.r0 ? a.r0[n] : 0;
     bias[i] = fixed_bias(a, n);
   }
+  const bool refractory = a.p.refractory > 0;  // else r stays 0
   auto step = [&]<class P>(int64_t t, int64_t i) {
     using V = typename P::V;
     const int64_t at = t * a.N + n0 + i;
-    V uu = P::load(u + i), vv = P::load(v + i), rr = P::load(r + i);
+    V uu = P::load(u + i), vv = P::load(v + i), rr = refractory ? P::load(r + i) : V(0);
     P::store_spikes(a.spikes + at, fixed_lif_step(P::load(a.a_in + at), P::load(bias + i), a.p, uu, vv, rr));
     P::store(u + i, uu);
     P::store(v + i, vv);
-    P::store(r + i, rr);
+    if (refractory) P::store(r + i, rr);
     if (a.u_seq) P::store(a.u_seq + at, uu);
     if (a.v_seq) P::store(a.v_seq + at, vv);
   };

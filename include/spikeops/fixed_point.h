@@ -41,13 +41,17 @@ SPIKEOPS_HOST_DEVICE int32_t with_sign_of(int32_t a, int32_t s) { return s < 0 ?
 
 // sign(y) ((|y| keep) >> 12) for |y| <= 2^23, keep = 4096 - D in [0, 4096], in
 // 32-bit lanes: |y| = hi 2^12 + lo gives (|y| keep) >> 12 = hi keep + ((lo keep) >> 12)
-// exactly, with both products below 2^24.
+// exactly, with both products below 2^24. keep is the same for every lane, so the
+// common no-memory (0) and no-decay (4096) cases cost a predictable branch.
 template <class V>
-SPIKEOPS_HOST_DEVICE V decay12(V y, V keep) {
+SPIKEOPS_HOST_DEVICE V decay12(V y, int32_t keep) {
+  if (keep == 0) return V(0);
+  if (keep == kDecayOne) return y;
+  const V k(keep);
   const V mag = iabs(y);
   const V hi = shift_right<12>(mag);
   const V lo = bit_and(mag, V(kDecayOne - 1));
-  return with_sign_of(hi * keep + shift_right<12>(lo * keep), y);
+  return with_sign_of(hi * k + shift_right<12>(lo * k), y);
 }
 
 // y modulo 2^24 as a signed 24-bit value.
@@ -66,12 +70,17 @@ struct FixedLifParams {
 // One step for a vector of neurons. bias is bias_mant << bias_exp. Returns the spike mask.
 template <class V>
 SPIKEOPS_HOST_DEVICE Mask<V> fixed_lif_step(V a_in, V bias, const FixedLifParams& p, V& u, V& v, V& r) {
-  u = wrap24(wrapping_add(decay12(u, V(p.keep_u)), shift_left<kActivationShift>(a_in)));
-  const Mask<V> refractory = gt(r, V(0));
-  const V charged = saturate24(decay12(v, V(p.keep_v)) + u + bias);
+  u = wrap24(wrapping_add(decay12(u, p.keep_u), shift_left<kActivationShift>(a_in)));
+  const V charged = saturate24(decay12(v, p.keep_v) + u + bias);
   const V threshold(p.threshold);
-  const Mask<V> spike = mask_andnot(gt(charged, threshold), refractory);
   const V after = p.subtract ? charged - threshold : V(0);
+  if (p.refractory == 0) {  // r stays 0 (r0 <= refractory)
+    const Mask<V> spike = gt(charged, threshold);
+    v = select(spike, after, charged);
+    return spike;
+  }
+  const Mask<V> refractory = gt(r, V(0));
+  const Mask<V> spike = mask_andnot(gt(charged, threshold), refractory);
   v = select(refractory, V(0), select(spike, after, charged));
   r = select(spike, V(p.refractory), select(refractory, r - V(1), V(0)));
   return spike;

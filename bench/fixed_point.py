@@ -1,0 +1,106 @@
+"""Throughput of the fixed-point LIF op (SPEC section 8) against the float LIF op and the
+memory-bandwidth limit: ``python bench/fixed_point.py [--device cuda] [--repeats N]``.
+
+Minimal traffic of the integer op without state traces: the int32 input read once (4 bytes
+per neuron-step) and the uint8 spikes written once (1 byte): 5 bytes per neuron-step; the
+float op without saved state moves 8 (float32 in, float32 spikes out). The ceiling is
+``Tensor.copy_`` into an existing tensor, measured in the same run. Times are medians.
+Writes bench/results/fixed_<device>.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+import spikeops
+from spikeops import _C
+from spikeops import functional as F
+from spikeops import reference as R
+from spikeops.bench import copy_bandwidth, cpu_model
+
+SHAPES = [(32, 2 ** 20), (128, 2 ** 20), (32, 64 * 8192)]
+FIXED_KW = dict(du=4096, dv=256, vth_mant=300, reset="zero")
+
+
+def median_time(fn, repeats, sync):
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    args = parser.parse_args()
+    dev = torch.device(args.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    torch.manual_seed(0)
+    if dev.type == "cuda":
+        machine = torch.cuda.get_device_name()
+        src = torch.rand(2 ** 28, device=dev)
+        dst = torch.empty_like(src)
+        copy_gbs = 2 * src.numel() * 4 / median_time(lambda: dst.copy_(src), args.repeats, sync) / 1e9
+        del src, dst
+    else:
+        machine = f"{cpu_model()}, {torch.get_num_threads()} threads"
+        copy_gbs = copy_bandwidth(args.repeats)
+    rows = []
+    for T, N in SHAPES:
+        a_in = torch.randint(-200, 400, (T, N), dtype=torch.int32, device=dev)
+        x = (a_in.float() / 300.0).contiguous()
+        tn = T * N
+
+        def row(case, seconds, traffic, isa=""):
+            gbs = traffic / seconds / 1e9
+            rows.append(dict(shape=f"[{T}, {N}]", case=case, isa=isa, ms=seconds * 1e3, gb_s=gbs,
+                             of_copy=gbs / copy_gbs, neuron_steps_per_s=tn / seconds))
+            print(f"[{T}, {N}] {case:<40} {isa:<7} {seconds * 1e3:8.2f} ms {gbs:6.1f} GB/s {gbs / copy_gbs:.2f} of copy",
+                  flush=True)
+
+        isas = [i for i in ("scalar", "avx2", "avx512") if _C.cpu_isa_supported(i)] if dev.type == "cpu" else [""]
+        for isa in isas:
+            if isa:
+                import os
+                os.environ["SPIKEOPS_CPU_ISA"] = isa
+            with torch.no_grad():
+                row("fixed-point LIF (lif_fixed)", median_time(lambda: F.lif_fixed(a_in, **FIXED_KW), args.repeats, sync),
+                    5 * tn, isa)
+                row("float LIF forward (F.lif, float32)",
+                    median_time(lambda: F.lif(x, decay=0.94, threshold=1.0, reset="zero"), args.repeats, sync),
+                    8 * tn, isa)
+        if T == 32 and N == 2 ** 20:
+            t_ref = median_time(lambda: R.lif_fixed(a_in, **FIXED_KW), 2, sync)
+            row("reference.lif_fixed (torch int64 ops)", t_ref, 5 * tn)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = dict(command=f"python bench/fixed_point.py --device {args.device} --repeats {args.repeats}",
+                machine=machine, torch=torch.__version__, spikeops=spikeops.__version__, copy_gb_s=copy_gbs)
+    (out / f"fixed_{args.device}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
+    lines = ["# Fixed-point LIF op vs the float LIF op", "", f"- command: `{meta['command']}`",
+             f"- machine: {machine}; torch {meta['torch']}, spikeops {meta['spikeops']}",
+             f"- copy bandwidth (`dst.copy_(src)`): {copy_gbs:.1f} GB/s",
+             "- minimal traffic: 5 bytes per neuron-step for lif_fixed (int32 in, uint8 spikes out), "
+             "8 for the float op (float32 in, float32 spikes out)", "",
+             "| shape [T, N] | case | ISA | ms | GB/s | of copy | neuron-steps/s |", "|---|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['shape']} | {r['case']} | {r['isa']} | {r['ms']:.2f} | {r['gb_s']:.1f} | {r['of_copy']:.2f} | "
+              f"{r['neuron_steps_per_s']:.3g} |" for r in rows]
+    (out / f"fixed_{args.device}.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}/fixed_{args.device}.md and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
