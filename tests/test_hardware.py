@@ -163,12 +163,21 @@ def test_hw_command_writes_results(tmp_path, digits_data):
     assert 0 <= result["fixed_accuracy"] <= 1 and 0 <= result["float_accuracy"] <= 1
     assert len(result["quantisation"]) == 4 and "ann_macs" in result["energy"]
     assert "fixed-point SNN accuracy" in (out / "table.md").read_text()
-    # a saved model, here the float SNN itself
-    snn = dyadic_snn(1.0)
-    with pytest.raises(Exception):
-        cli_main(["hw", "--model", str(tmp_path / "missing.pt"), "--out", str(out)])
+    # a saved ReLU ANN is rate-converted; a saved float SNN is used as it is
+    torch.manual_seed(0)
+    torch.save(digits_cnn().eval(), tmp_path / "ann.pt")
+    assert cli_main(["hw", "--model", str(tmp_path / "ann.pt"), "--T", "4", "--draws", "1", "--out", str(out)]) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert result["ann_accuracy"] is not None and len(result["quantisation"]) == 3
+    torch.save(convert.convert_rate(torch.load(tmp_path / "ann.pt", weights_only=False), digits_data[0][:64]),
+               tmp_path / "snn.pt")
+    assert cli_main(["hw", "--model", str(tmp_path / "snn.pt"), "--T", "4", "--draws", "1", "--out", str(out)]) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert result["ann_accuracy"] is None and "ann_macs" not in result["energy"]
     assert math.isfinite(result["energy"]["snn_energy_j"])
-    del snn
+    torch.save(LIF(1.0), tmp_path / "lif.pt")
+    with pytest.raises(TypeError, match="nn.Sequential"):
+        cli_main(["hw", "--model", str(tmp_path / "lif.pt"), "--out", str(out)])
 
 
 def test_direct_trained_network_with_current_norms_quantises(digits_data):
