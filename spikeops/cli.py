@@ -19,6 +19,10 @@ def _info(_args) -> int:
 
 
 def _bench(args) -> int:
+    if args.peers:
+        from . import bench_peers
+
+        return bench_peers.main(args)
     if args.device == "cuda":
         from . import bench_cuda
 
@@ -66,6 +70,8 @@ def main(argv=None) -> int:
     b.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="benchmark the CPU or the CUDA kernels")
     b.add_argument("--quick", action="store_true", help="small shapes and few repeats (a smoke run)")
     b.add_argument("--repeats", type=int, default=None, help="timed repeats per row (default 15 on CPU, 20 on CUDA; quick 3)")
+    b.add_argument("--peers", action="store_true", help="spikeops vs snnTorch, SpikingJelly, Norse and Sinabs "
+                                                        "(those installed) on the same shapes and dynamics")
     b.add_argument("--out", default="bench/results", help="folder for the JSON and Markdown results")
     b.set_defaults(func=_bench)
     args = parser.parse_args(argv)
