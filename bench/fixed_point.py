@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -21,22 +19,10 @@ import spikeops
 from spikeops import _C
 from spikeops import functional as F
 from spikeops import reference as R
-from spikeops.bench import copy_bandwidth, cpu_model
+from spikeops.bench import copy_bandwidth, cpu_model, median_time
 
 SHAPES = [(32, 2 ** 20), (128, 2 ** 20), (32, 64 * 8192)]
 FIXED_KW = dict(du=4096, dv=256, vth_mant=300, reset="zero")
-
-
-def median_time(fn, repeats, sync):
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -52,7 +38,7 @@ def main() -> int:
         machine = torch.cuda.get_device_name()
         src = torch.rand(2 ** 28, device=dev)
         dst = torch.empty_like(src)
-        copy_gbs = 2 * src.numel() * 4 / median_time(lambda: dst.copy_(src), args.repeats, sync) / 1e9
+        copy_gbs = 2 * src.numel() * 4 / median_time(lambda: dst.copy_(src), args.repeats, sync=sync) / 1e9
         del src, dst
     else:
         machine = f"{cpu_model()}, {torch.get_num_threads()} threads"
@@ -76,13 +62,13 @@ def main() -> int:
                 import os
                 os.environ["SPIKEOPS_CPU_ISA"] = isa
             with torch.no_grad():
-                row("fixed-point LIF (lif_fixed)", median_time(lambda: F.lif_fixed(a_in, **FIXED_KW), args.repeats, sync),
+                row("fixed-point LIF (lif_fixed)", median_time(lambda: F.lif_fixed(a_in, **FIXED_KW), args.repeats, sync=sync),
                     5 * tn, isa)
                 row("float LIF forward (F.lif, float32)",
-                    median_time(lambda: F.lif(x, decay=0.94, threshold=1.0, reset="zero"), args.repeats, sync),
+                    median_time(lambda: F.lif(x, decay=0.94, threshold=1.0, reset="zero"), args.repeats, sync=sync),
                     8 * tn, isa)
         if T == 32 and N == 2 ** 20:
-            t_ref = median_time(lambda: R.lif_fixed(a_in, **FIXED_KW), 2, sync)
+            t_ref = median_time(lambda: R.lif_fixed(a_in, **FIXED_KW), 2, sync=sync)
             row("reference.lif_fixed (torch int64 ops)", t_ref, 5 * tn)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -26,13 +26,19 @@ QUICK_SHAPES = [(8, 2**16), (32, 2**16)]
 LIF_KW = dict(decay=0.9, threshold=1.0, surrogate="atan")
 
 
-def _median_time(fn, repeats: int, warmup: int = 1) -> float:
+def median_time(fn, repeats: int, warmup: int = 1, sync=None) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs; ``sync`` (e.g.
+    ``torch.cuda.synchronize``) is called after every run so that device work is counted."""
     for _ in range(warmup):
         fn()
+        if sync:
+            sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        if sync:
+            sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -51,7 +57,7 @@ def copy_bandwidth(repeats: int, numel: int = 2**26) -> float:
     """GB/s of ``dst.copy_(src)`` into an existing tensor (read + write counted)."""
     src = torch.rand(numel)
     dst = torch.empty_like(src)
-    t = _median_time(lambda: dst.copy_(src), repeats)
+    t = median_time(lambda: dst.copy_(src), repeats)
     return 2 * src.numel() * src.element_size() / t / 1e9
 
 
@@ -105,28 +111,28 @@ def bench_shape(T: int, N: int, repeats: int, ref_repeats: int, copy_gbs: float,
     no_save = torch.empty(0)
     fwd_args = (x, None, alpha, gamma, theta, 0, 0.0, False)
     bwd_args = (g, saved_h, alpha, gamma, theta, 0, 0.0, False, False, 0, 1.0, 2.0)
-    t = _median_time(lambda: _OPS.lif_forward_out(*fwd_args, spikes, v, no_save), repeats)
+    t = median_time(lambda: _OPS.lif_forward_out(*fwd_args, spikes, v, no_save), repeats)
     row("forward kernel, no grad (preallocated)", t, 8 * tn)
-    t = _median_time(lambda: _OPS.lif_forward_out(*fwd_args, spikes, v, saved_h), repeats)
+    t = median_time(lambda: _OPS.lif_forward_out(*fwd_args, spikes, v, saved_h), repeats)
     row("forward kernel, saving h (preallocated)", t, 12 * tn)
-    t = _median_time(lambda: _OPS.lif_backward_out(*bwd_args, grad_x), repeats)
+    t = median_time(lambda: _OPS.lif_backward_out(*bwd_args, grad_x), repeats)
     row("backward kernel (preallocated)", t, 12 * tn)
 
     # What a user sees: fresh outputs, autograd.
     with torch.no_grad():
-        t_x2 = _median_time(lambda: x * 2, repeats)
-        t = _median_time(lambda: F.lif(x, **LIF_KW), repeats)
+        t_x2 = median_time(lambda: x * 2, repeats)
+        t = median_time(lambda: F.lif(x, **LIF_KW), repeats)
     row("forward, no grad (F.lif)", t, 8 * tn, t_x2, "x * 2")
-    t_same = _median_time(lambda: _same_traffic_forward_backward(x, g), repeats)
-    t_three = _median_time(lambda: _three_elementwise_ops(x, g), repeats)
-    t_ours = _median_time(lambda: _forward_backward(x, g), repeats)
+    t_same = median_time(lambda: _same_traffic_forward_backward(x, g), repeats)
+    t_three = median_time(lambda: _three_elementwise_ops(x, g), repeats)
+    t_ours = median_time(lambda: _forward_backward(x, g), repeats)
     row("forward+backward (F.lif + autograd)", t_ours, 24 * tn, t_same, "frexp(x); g * mantissa")
     row("forward+backward (F.lif + autograd)", t_ours, 24 * tn, t_three, "x * 2; x + 1; g * y (more traffic)")
 
-    t = _median_time(lambda: _reference_forward_backward(x, g), ref_repeats, warmup=0)
+    t = median_time(lambda: _reference_forward_backward(x, g), ref_repeats, warmup=0)
     row("reference eager (unbind), forward+backward", t, None, t_ours, "spikeops")["speedup_of_spikeops"] = t / t_ours
     if T <= 32:
-        t = _median_time(lambda: _reference_forward_backward(x, g, index_time=True), ref_repeats, warmup=0)
+        t = median_time(lambda: _reference_forward_backward(x, g, index_time=True), ref_repeats, warmup=0)
         row("reference eager (x[t]), forward+backward", t, None, t_ours, "spikeops")["speedup_of_spikeops"] = (
             t / t_ours)
     if with_compile and T <= 32:
@@ -136,7 +142,7 @@ def bench_shape(T: int, N: int, repeats: int, ref_repeats: int, copy_gbs: float,
             xr = x.detach().requires_grad_()
             compiled(xr).backward(g)
 
-        t = _median_time(run_compiled, ref_repeats, warmup=1)
+        t = median_time(run_compiled, ref_repeats, warmup=1)
         row("torch.compile(reference), forward+backward", t, None, t_ours, "spikeops")["speedup_of_spikeops"] = (
             t / t_ours)
     for r in rows:
@@ -154,10 +160,10 @@ def _thp_probe(repeats: int) -> dict:
         f"r = {repeats}",
         "out = {}",
         "with torch.no_grad():",
-        "    out['forward, no grad: x * 2'] = b._median_time(lambda: x * 2, r) * 1e3",
-        "    out['forward, no grad: F.lif'] = b._median_time(lambda: b.F.lif(x, **b.LIF_KW), r) * 1e3",
-        "out['forward+backward: x * 2; x + 1; g * y'] = b._median_time(lambda: b._three_elementwise_ops(x, g), r) * 1e3",
-        "out['forward+backward: F.lif + autograd'] = b._median_time(lambda: b._forward_backward(x, g), r) * 1e3",
+        "    out['forward, no grad: x * 2'] = b.median_time(lambda: x * 2, r) * 1e3",
+        "    out['forward, no grad: F.lif'] = b.median_time(lambda: b.F.lif(x, **b.LIF_KW), r) * 1e3",
+        "out['forward+backward: x * 2; x + 1; g * y'] = b.median_time(lambda: b._three_elementwise_ops(x, g), r) * 1e3",
+        "out['forward+backward: F.lif + autograd'] = b.median_time(lambda: b._forward_backward(x, g), r) * 1e3",
         "print(json.dumps(out))",
     ])
     env = dict(os.environ, THP_MEM_ALLOC_ENABLE="1")

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -29,7 +27,7 @@ from torch import nn
 
 import spikeops
 from spikeops import functional as F
-from spikeops.bench import cpu_model
+from spikeops.bench import cpu_model, median_time
 
 DECAY = 0.9
 
@@ -104,18 +102,6 @@ def _make_peers(device):
     return peers
 
 
-def _median(fn, repeats, sync):
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def _saved_bytes(fn) -> int:
     """Bytes of the distinct storages autograd saves for the backward of ``fn()``."""
     seen = {}
@@ -153,7 +139,7 @@ def main(args) -> int:
         for name, run in peers.items():
             with torch.no_grad():
                 rate = run(x).float().mean().item()
-                record(f"LIF {list(shape)}, forward", name, _median(lambda: run(x), repeats, sync), None, rate)
+                record(f"LIF {list(shape)}, forward", name, median_time(lambda: run(x), repeats, sync=sync), None, rate)
 
             def step():
                 xr = x.detach().requires_grad_()
@@ -165,7 +151,7 @@ def main(args) -> int:
                 base = torch.cuda.memory_allocated()
                 step()
                 saved = torch.cuda.max_memory_allocated() - base
-            record(f"LIF {list(shape)}, forward+backward", name, _median(step, repeats, sync), saved, rate)
+            record(f"LIF {list(shape)}, forward+backward", name, median_time(step, repeats, sync=sync), saved, rate)
     width, T = (64, 8) if quick else big
     torch.manual_seed(1)
     lin = nn.Linear(width, width).to(device)
@@ -184,7 +170,7 @@ def main(args) -> int:
             base = torch.cuda.memory_allocated()
             e2e()
             saved = torch.cuda.max_memory_allocated() - base
-        record(case, name, _median(e2e, max(3, repeats // 2), sync), saved, rate)
+        record(case, name, median_time(e2e, max(3, repeats // 2), sync=sync), saved, rate)
 
     # speed-up of spikeops per case
     ours = {r["case"]: r["ms"] for r in rows if r["library"] == "spikeops"}

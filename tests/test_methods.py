@@ -165,6 +165,12 @@ def test_fs_activity_counts_by_hand():
     assert act["synops"] == pytest.approx(8 * 4)  # every spike reaches the 4 outputs
 
 
+def poisson_accuracy(snn, x, y, T=4, draws=3):
+    """Accuracy after T steps of Poisson-rate input, the mean over draws."""
+    return sum(convert.evaluate(snn, x, y, T, encoder="rate", generator=torch.Generator().manual_seed(d))[-1].item()
+               for d in range(draws)) / draws
+
+
 def test_hybrid_stdb_fine_tuning(data):
     xtr, ytr, xte, yte = data
     torch.manual_seed(0)
@@ -173,16 +179,11 @@ def test_hybrid_stdb_fine_tuning(data):
     start_at_half_threshold(snn)
     neurons = convert.spiking_layers(snn)
     assert all(n.v_reset == pytest.approx(0.5 * n.threshold) for n in neurons)
-
-    def poisson_acc():
-        return sum(convert.evaluate(snn, xte, yte, 4, encoder="rate",
-                                    generator=torch.Generator().manual_seed(d))[-1].item() for d in range(3)) / 3
-
-    before = poisson_acc()
+    before = poisson_accuracy(snn, xte, yte)
     losses = fine_tune_stdb(snn, xtr, ytr, 4, epochs=4, lr=3e-4)
     assert all(n.surrogate.name == "stdb" and n.track_age and n.age_init == 0 for n in neurons)
     assert losses[-1] < losses[0]
-    after = poisson_acc()
+    after = poisson_accuracy(snn, xte, yte)
     assert after >= 0.85 and after >= before - 0.01, (before, after)
     with pytest.raises(ValueError, match="STDB"):
         fine_tune_stdb(snn, xtr, ytr, 4, surrogate="atan")
@@ -216,12 +217,10 @@ def test_hybrid_fine_tuning_with_current_norms(data):
     snn = convert.convert_rate(ann, xtr[:512], method="balance", scale=0.3, T=4, encoder="rate")
     start_at_half_threshold(snn)
     layers = [type(m) for m in snn]
-    before = sum(convert.evaluate(snn, xte, yte, 4, encoder="rate",
-                                  generator=torch.Generator().manual_seed(d))[-1].item() for d in range(3)) / 3
+    before = poisson_accuracy(snn, xte, yte)
     fine_tune_stdb(snn, xtr, ytr, 4, epochs=4, lr=1e-3, batch_norm=True)
     assert [type(m) for m in snn] == layers  # the norms are folded back
-    after = sum(convert.evaluate(snn, xte, yte, 4, encoder="rate",
-                                 generator=torch.Generator().manual_seed(d))[-1].item() for d in range(3)) / 3
+    after = poisson_accuracy(snn, xte, yte)
     assert after >= 0.87 and after >= before + 0.03, (before, after)
     with pytest.raises(ValueError, match="nn.Sequential"):
         fine_tune_stdb(nn.ModuleList(list(snn)), xtr, ytr, 4, batch_norm=True)
