@@ -53,8 +53,8 @@ def main() -> int:
             gbs = traffic / seconds / 1e9
             rows.append(dict(shape=f"[{T}, {N}]", case=case, isa=isa, ms=seconds * 1e3, gb_s=gbs,
                              of_copy=gbs / copy_gbs, neuron_steps_per_s=tn / seconds))
-            print(f"[{T}, {N}] {case:<40} {isa:<7} {seconds * 1e3:8.2f} ms {gbs:6.1f} GB/s {gbs / copy_gbs:.2f} of copy",
-                  flush=True)
+            print(f"[{T}, {N}] {case:<40} {isa:<7} {seconds * 1e3:8.2f} ms {gbs:6.1f} GB/s "
+                  f"{gbs / copy_gbs:.2f} of copy", flush=True)
 
         isas = [i for i in ("scalar", "avx2", "avx512") if _C.cpu_isa_supported(i)] if dev.type == "cpu" else [""]
         for isa in isas:
@@ -62,8 +62,8 @@ def main() -> int:
                 import os
                 os.environ["SPIKEOPS_CPU_ISA"] = isa
             with torch.no_grad():
-                row("fixed-point LIF (lif_fixed)", median_time(lambda: F.lif_fixed(a_in, **FIXED_KW), args.repeats, sync=sync),
-                    5 * tn, isa)
+                row("fixed-point LIF (lif_fixed)",
+                    median_time(lambda: F.lif_fixed(a_in, **FIXED_KW), args.repeats, sync=sync), 5 * tn, isa)
                 row("float LIF forward (F.lif, float32)",
                     median_time(lambda: F.lif(x, decay=0.94, threshold=1.0, reset="zero"), args.repeats, sync=sync),
                     8 * tn, isa)
@@ -80,7 +80,8 @@ def main() -> int:
              f"- copy bandwidth (`dst.copy_(src)`): {copy_gbs:.1f} GB/s",
              "- minimal traffic: 5 bytes per neuron-step for lif_fixed (int32 in, uint8 spikes out), "
              "8 for the float op (float32 in, float32 spikes out)", "",
-             "| shape [T, N] | case | ISA | ms | GB/s | of copy | neuron-steps/s |", "|---|---|---|---:|---:|---:|---:|"]
+             "| shape [T, N] | case | ISA | ms | GB/s | of copy | neuron-steps/s |",
+             "|---|---|---|---:|---:|---:|---:|"]
     lines += [f"| {r['shape']} | {r['case']} | {r['isa']} | {r['ms']:.2f} | {r['gb_s']:.1f} | {r['of_copy']:.2f} | "
               f"{r['neuron_steps_per_s']:.3g} |" for r in rows]
     (out / f"fixed_{args.device}.md").write_text("\n".join(lines) + "\n")

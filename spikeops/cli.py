@@ -58,8 +58,9 @@ def main(argv=None) -> int:
     d.set_defaults(func=_demo)
     h = sub.add_parser("hw", help="fixed-point (Loihi-style) emulation of a converted network on the digits, "
                                   "float vs fixed accuracy and energy")
-    h.add_argument("--model", default=None, help="a whole nn.Sequential saved with torch.save: a ReLU ANN for 1x8x8 "
-                                                 "inputs (rate-converted) or a spikeops SNN; default: train the demo ANN")
+    h.add_argument("--model", default=None,
+                   help="a whole nn.Sequential saved with torch.save: a ReLU ANN for 1x8x8 inputs (rate-converted) "
+                        "or a spikeops SNN; default: train the demo ANN")
     h.add_argument("--T", type=int, default=32, help="time steps")
     h.add_argument("--draws", type=int, default=3, help="Poisson input draws to average")
     h.add_argument("--ann-epochs", dest="ann_epochs", type=int, default=30)

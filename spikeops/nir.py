@@ -39,7 +39,7 @@ def _per_neuron(value, shape) -> np.ndarray:
     return np.broadcast_to(_np(value), shape).astype(np.float32).copy()
 
 
-def _neuron_arrays(lif: LIF, shape, dt: float):
+def _neuron_arrays(lif: LIF, shape):
     if lif.reset_mode != "zero":
         raise ValueError(f"NIR neurons reset to v_reset; reset={lif.reset_mode!r} has no NIR form")
     if lif.deferred_reset or lif.refractory:
@@ -82,17 +82,18 @@ def export_nir(model: nn.Sequential, input_shape: Sequence[int], dt: float = 1e-
                 node = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0,
                                    end_dim=inner.end_dim if inner.end_dim < 0 else inner.end_dim - 1)
             elif isinstance(inner, nn.AvgPool2d):
-                node = nir.AvgPool2d(kernel_size=np.array(nn.modules.utils._pair(inner.kernel_size)),
-                                     stride=np.array(nn.modules.utils._pair(inner.stride)),
-                                     padding=np.array(nn.modules.utils._pair(inner.padding)))
+                node = nir.AvgPool2d(kernel_size=np.array(_pair(inner.kernel_size)),
+                                     stride=np.array(_pair(inner.stride)),
+                                     padding=np.array(_pair(inner.padding)))
             elif isinstance(inner, SynapticFilter):
                 if i + 1 >= len(layers) or not isinstance(layers[i + 1], LIF):
                     raise ValueError("a SynapticFilter exports only as the current of a CubaLIF: follow it by a LIF")
-                decay, gain, theta, v_reset = _neuron_arrays(layers[i + 1], in_shape, dt)
+                decay, gain, theta, v_reset = _neuron_arrays(layers[i + 1], in_shape)
                 d_syn = math.exp(-inner.dt / inner.tau) if inner.tau > 0 else 0.0
                 tau_syn = np.full(in_shape, dt / (1 - d_syn), np.float32)
                 tau_mem = dt / (1 - decay)
-                node = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(in_shape, np.float32),
+                node = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt,
+                                   v_leak=np.zeros(in_shape, np.float32),
                                    v_threshold=theta, v_reset=v_reset, w_in=gain)
                 x = layers[i + 1](inner(x))
                 i += 2
@@ -100,7 +101,7 @@ def export_nir(model: nn.Sequential, input_shape: Sequence[int], dt: float = 1e-
                 order.append(name)
                 continue
             elif isinstance(inner, LIF):
-                decay, gain, theta, v_reset = _neuron_arrays(inner, in_shape, dt)
+                decay, gain, theta, v_reset = _neuron_arrays(inner, in_shape)
                 if np.all(decay == 1):
                     node = nir.IF(r=gain / dt, v_threshold=theta, v_reset=v_reset)
                 else:
@@ -138,6 +139,10 @@ def _chain(graph):
     return out
 
 
+def _pair(value):
+    return tuple(int(v) for v in np.broadcast_to(np.asarray(value), (2,)))
+
+
 def _uniform(name, value) -> float:
     arr = np.asarray(value, dtype=np.float64)
     if arr.size and not np.all(arr == arr.flat[0]):
@@ -170,10 +175,10 @@ def import_nir(graph, dt: float = 1e-4) -> nn.Sequential:
             layers.append(TimeDistributed(lin))
         elif isinstance(node, nir.Conv2d):
             w = torch.from_numpy(np.asarray(node.weight, np.float32).copy())
-            pad = node.padding if isinstance(node.padding, str) else tuple(np.atleast_1d(node.padding).tolist()) * (
-                2 if np.size(node.padding) == 1 else 1)
-            conv = nn.Conv2d(w.shape[1] * node.groups, w.shape[0], tuple(w.shape[2:]), stride=node.stride, padding=pad,
-                             dilation=node.dilation, groups=node.groups, bias=node.bias is not None)
+            pad = node.padding if isinstance(node.padding, str) else _pair(node.padding)
+            conv = nn.Conv2d(w.shape[1] * node.groups, w.shape[0], tuple(w.shape[2:]), stride=_pair(node.stride),
+                             padding=pad, dilation=_pair(node.dilation), groups=int(node.groups),
+                             bias=node.bias is not None)
             with torch.no_grad():
                 conv.weight.copy_(w)
                 if node.bias is not None:
@@ -183,10 +188,9 @@ def import_nir(graph, dt: float = 1e-4) -> nn.Sequential:
             end = node.end_dim if node.end_dim < 0 else node.end_dim + 1
             layers.append(TimeDistributed(nn.Flatten(node.start_dim + 1, end)))
         elif isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
-            k, s, p = (tuple(int(v) for v in np.broadcast_to(np.asarray(a), (2,))) for a in
-                       (node.kernel_size, node.stride, node.padding))
-            layers.append(TimeDistributed(nn.AvgPool2d(k, s, p, divisor_override=1 if isinstance(
-                node, nir.SumPool2d) else None)))
+            sum_pool = isinstance(node, nir.SumPool2d)
+            layers.append(TimeDistributed(nn.AvgPool2d(_pair(node.kernel_size), _pair(node.stride),
+                                                       _pair(node.padding), divisor_override=1 if sum_pool else None)))
         elif isinstance(node, nir.IF):
             layers.append(_lif(1.0, dt * np.asarray(node.r), node.v_threshold, node.v_reset))
         elif isinstance(node, nir.LIF):

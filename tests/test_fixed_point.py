@@ -57,8 +57,8 @@ def run_op(a_in, **kw):
 def check_against_python(a_in, bias=None, state=None, **kw):
     spikes, st, u_seq, v_seq = run_op(a_in, bias_mant=bias, state=state, **kw)
     py_state = None if state is None else [s.tolist() for s in state]
-    p_spikes, p_final, p_u, p_v = python_lif_fixed(a_in.tolist(), bias=None if bias is None else bias.reshape(-1).tolist(),
-                                                   state=py_state, **kw)
+    py_bias = None if bias is None else bias.reshape(-1).tolist()
+    p_spikes, p_final, p_u, p_v = python_lif_fixed(a_in.tolist(), bias=py_bias, state=py_state, **kw)
     assert spikes.dtype == torch.uint8 and u_seq.dtype == torch.int32
     assert spikes.tolist() == p_spikes
     assert u_seq.tolist() == p_u

@@ -20,8 +20,8 @@ using at::Tensor;
 constexpr int64_t kMinWorkPerTask = 1 << 16;  // neuron-steps per task below which threads do not pay off
 
 void check_int32(const Tensor& t, const char* name) {
-  TORCH_CHECK(t.scalar_type() == at::kInt, name, " must be an int32 tensor (the fixed-point neuron takes integers), got ",
-              t.scalar_type());
+  TORCH_CHECK(t.scalar_type() == at::kInt, name,
+              " must be an int32 tensor (the fixed-point neuron takes integers), got ", t.scalar_type());
 }
 
 // Optional per-neuron int32 tensor of a_in's neuron shape, values in [lo, hi].

@@ -7,5 +7,5 @@ from .rate import (activation_scales, convert_rate, evaluate, fold_batchnorm, fo
 from .soft_lif import convert_soft_lif, evaluate_window, soft_lif_ann
 
 __all__ = ["activation_scales", "convert_rate", "evaluate", "fold_batchnorm", "fold_into", "layers_of",
-           "spiking_layers", "threshold_balance", "convert_soft_lif", "evaluate_window", "soft_lif_ann", "FSCode", "convert_fs",
-           "fit_fs", "fs_activity", "relu_code"]
+           "spiking_layers", "threshold_balance", "convert_soft_lif", "evaluate_window", "soft_lif_ann", "FSCode",
+           "convert_fs", "fit_fs", "fs_activity", "relu_code"]

@@ -39,7 +39,8 @@ def _mapping(p: LIFBoxParameters, dt: float):
     elif p.reset_method is reset_subtract:
         reset = "subtract"  # subtracts v_th itself: the shifted threshold only when v_leak = 0
         if bool((torch.as_tensor(p.v_leak) != 0).any()):
-            raise ValueError("reset_subtract with v_leak != 0 subtracts v_th, not v_th - v_leak: no spikeops equivalent")
+            raise ValueError("reset_subtract with v_leak != 0 subtracts v_th, not v_th - v_leak: "
+                             "no spikeops equivalent")
     else:
         raise ValueError(f"reset_method {p.reset_method!r} has no spikeops equivalent (reset_value, reset_subtract)")
     v_reset = torch.as_tensor(p.v_reset)
