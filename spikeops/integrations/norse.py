@@ -65,7 +65,9 @@ class _Box(nn.Module):
         v0 = None if state is None else F.LIFState(state.v - v_leak)
         if v0 is None:  # Norse starts at v_leak: 0 in the shifted membrane
             v0 = F.LIFState(torch.zeros_like(x[0]))
-        spikes, new = F.lif(x, v0, decay=1 - rate, gain=rate, threshold=self.p.v_th - v_leak, reset=reset,
+        rate = rate.to(x.device)
+        threshold = torch.as_tensor(self.p.v_th).to(x.device) - v_leak
+        spikes, new = F.lif(x, v0, decay=1 - rate, gain=rate, threshold=threshold, reset=reset,
                             v_reset=v_reset - float(v_leak) if v_leak.numel() == 1 else v_reset, surrogate=self.sg)
         return spikes, LIFBoxFeedForwardState(v=new.v + v_leak)
 
