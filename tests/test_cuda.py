@@ -385,3 +385,38 @@ def test_lif_fixed_cuda_bit_identical_to_cpu(cfg):
         assert g.device.type == "cuda" and torch.equal(c, g.cpu())
     torch.library.opcheck(op.lif_fixed, (a_in[:4, :2].to(CUDA), 10, 20, 30, None, 0, 1, "zero", False, None, None,
                                          None, True))
+
+
+def test_integrations_run_on_cuda_as_on_cpu():
+    """The framework backends and the hardware emulation on CUDA tensors give the CPU results."""
+    import copy
+
+    pytest.importorskip("snntorch")
+    pytest.importorskip("spikingjelly")
+    pytest.importorskip("norse")
+    import norse.torch as nt
+    import snntorch as snn
+    from spikingjelly.activation_based import functional as sjf
+    from spikingjelly.activation_based import neuron
+
+    from spikeops.integrations import norse as so_norse
+    from spikeops.integrations import snntorch as so_snn
+    from spikeops.integrations import spikingjelly as so_sj
+
+    torch.manual_seed(0)
+    x = torch.randn(20, 4, 300) * 0.7 + 0.4
+    leaky = so_snn.Leaky(snn.Leaky(beta=0.85, learn_beta=True))
+    node = so_sj.accelerate(neuron.LIFNode(tau=3.0, v_reset=None, step_mode="m"))
+    cell = so_norse.LIFBox()
+    outs = []
+    for dev in ("cpu", "cuda"):
+        xd = x.to(dev)
+        m = copy.deepcopy(leaky).to(dev)
+        s1, _ = m.forward_sequence(xd)
+        n = copy.deepcopy(node).to(dev)
+        sjf.reset_net(n)
+        s2 = n(xd)
+        s3, _ = cell(xd * 30)
+        outs.append([s.cpu() for s in (s1, s2, s3)])
+    for a, b in zip(*outs):
+        assert torch.equal(a, b) and a.sum() > 0
