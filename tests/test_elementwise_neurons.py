@@ -29,6 +29,32 @@ def test_soft_lif_values_match_formula(constants):
     assert ((got32 - expected).abs() / expected).max() < 2e-6
 
 
+@pytest.mark.parametrize("constants", [MNIST, CIFAR])
+def test_soft_lif_float32_every_isa(isa, constants, monkeypatch):
+    """The vector kernels compute the scalar kernel's float32 operations: identical bits, and the
+    value and gradient within float32 rounding of the float64 formula, tail (y < -30) included."""
+    # (not x = 0 exactly: autograd of the clamp/abs form of the formula is off by 2x there)
+    x = torch.cat([torch.linspace(-3, 5, 20010), torch.tensor([-1e3, -0.7, -0.6, 1e-7, 50.0])])
+    x64 = x.double().requires_grad_()
+    expected = soft_lif_formula(x64, **constants)
+    (slope64,) = torch.autograd.grad(expected.sum(), x64)
+    xr = x.clone().requires_grad_()
+    got = F.soft_lif(xr, **constants)
+    (slope,) = torch.autograd.grad(got.sum(), xr)
+    tail = constants["gain"] * x.double() / constants["smoothing"] < -30
+    rel = ((got.double() - expected.detach()).abs() / expected.detach())[~tail]
+    assert rel.max() < 2e-6
+    assert (got[tail] > 0).all()
+    rel_slope = ((slope.double() - slope64).abs() / slope64.abs().clamp(min=1e-30))[~tail]
+    assert rel_slope.max() < 1e-5
+    if isa != "scalar":
+        monkeypatch.setenv("SPIKEOPS_CPU_ISA", "scalar")
+        assert torch.equal(F.soft_lif(x, **constants), got.detach())
+        xs = x.clone().requires_grad_()
+        (scalar_slope,) = torch.autograd.grad(F.soft_lif(xs, **constants).sum(), xs)
+        assert torch.equal(scalar_slope, slope)
+
+
 def test_soft_lif_tail_and_limits():
     # Far below threshold: log(1 + 1/s) -> -log(gamma) - y, so r = m / (tau_ref + tau_rc (-log gamma - y)).
     x = torch.tensor([-1.0, -10.0, -1e3, -1e6], dtype=torch.float64)
@@ -117,6 +143,21 @@ def test_fs_neuron_matches_reference(surrogate, dtype, K):
     tol = dict(rtol=1e-4, atol=1e-3) if dtype == torch.float32 else dict(rtol=1e-5, atol=1e-8)  # surrogate constants are float32
     for name, a, b in zip(("x", "h", "d", "threshold"), got, want):
         torch.testing.assert_close(a, b, **tol, msg=lambda m: f"grad {name} ({surrogate}): {m}")
+
+
+def test_fs_neuron_float32_every_isa(isa, monkeypatch):
+    """The vector FS kernels give the scalar kernel's bits (outputs and spike counts), and the
+    reference's values."""
+    torch.manual_seed(3)
+    x = torch.randn(10007) * 3
+    h, d, th = torch.rand(12) + 0.1, torch.rand(12), torch.rand(12) * 2 - 0.5
+    out, spikes = F.fs_neuron(x, h, d, th, return_spikes=True)
+    ref_out, ref_spikes = R.fs_neuron(x, h, d, th, return_spikes=True)
+    torch.testing.assert_close(out, ref_out, rtol=1e-6, atol=1e-6)
+    assert torch.equal(spikes, ref_spikes.to(spikes.dtype)) and spikes.max() > 3
+    monkeypatch.setenv("SPIKEOPS_CPU_ISA", "scalar")
+    out_s, spikes_s = F.fs_neuron(x, h, d, th, return_spikes=True)
+    assert torch.equal(out, out_s) and torch.equal(spikes, spikes_s)
 
 
 def test_fs_neuron_shapes_and_opcheck():

@@ -24,8 +24,8 @@ void soft_lif_backward(const SoftLifArgs<S>& a, int64_t begin, int64_t end) {
 template <class S>
 void fs_forward(const FsArgs<S, S>& a, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
-    int spikes = 0;
-    a.out[i] = fs_output<S>(a.x[i], a.K, a.h, a.d, a.threshold, &spikes);
+    S spikes(0);
+    a.out[i] = fs_output(a.x[i], a.K, a.h, a.d, a.threshold, &spikes);
     if (a.spikes) a.spikes[i] = static_cast<uint8_t>(spikes);
   }
 }

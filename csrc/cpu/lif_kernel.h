@@ -31,6 +31,7 @@ struct ScalarIsa {
   static void store_i32(int32_t* p, V v) { *p = static_cast<int32_t>(v); }
   static V load_u16(const uint16_t* p) { return static_cast<V>(*p); }
   static void store_u16(uint16_t* p, V v) { *p = static_cast<uint16_t>(vmin(v, V(65535.0f))); }
+  static void store_u8(uint8_t* p, V v) { *p = static_cast<uint8_t>(v); }  // v in [0, 255]
 };
 
 template <class I, class S>

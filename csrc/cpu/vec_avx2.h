@@ -39,6 +39,15 @@ static inline F32x8 pow2i(F32x8 n) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
 }
 static inline F32x8 vexp(F32x8 x) { return exp_f32(x); }
+static inline F32x8 split_exponent(F32x8 x, F32x8& e) {
+  const __m256i bits = _mm256_castps_si256(x.v);
+  const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(0xff));
+  e = _mm256_cvtepi32_ps(_mm256_sub_epi32(biased, _mm256_set1_epi32(126)));
+  const __m256i m = _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(static_cast<int32_t>(0x807fffff))),
+                                    _mm256_set1_epi32(0x3f000000));
+  return _mm256_castsi256_ps(m);
+}
+static inline F32x8 vlog(F32x8 x) { return log_f32(x); }
 
 // 8 int32 lanes (include/spikeops/fixed_point.h's primitives).
 struct I32x8 {
@@ -105,6 +114,11 @@ struct Avx2Isa {
     const __m256i i = _mm256_cvttps_epi32(vmin(v, F32x8(65535.0f)).v);
     const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+  }
+  static void store_u8(uint8_t* p, V v) {  // v in [0, 255]
+    const __m256i i = _mm256_cvttps_epi32(v.v);
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(words, words));
   }
 };
 }  // namespace cpu

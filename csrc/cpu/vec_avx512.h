@@ -42,7 +42,16 @@ static inline F32x16 pow2i(F32x16 n) {
   const __m512i e = _mm512_add_epi32(_mm512_cvttps_epi32(n.v), _mm512_set1_epi32(127));
   return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
 }
+static inline F32x16 split_exponent(F32x16 x, F32x16& e) {
+  const __m512i bits = _mm512_castps_si512(x.v);
+  const __m512i biased = _mm512_and_si512(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(0xff));
+  e = _mm512_cvtepi32_ps(_mm512_sub_epi32(biased, _mm512_set1_epi32(126)));
+  const __m512i m = _mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(static_cast<int32_t>(0x807fffff))),
+                                    _mm512_set1_epi32(0x3f000000));
+  return _mm512_castsi512_ps(m);
+}
 static inline F32x16 vexp(F32x16 x) { return exp_f32(x); }
+static inline F32x16 vlog(F32x16 x) { return log_f32(x); }
 
 // 16 int32 lanes (include/spikeops/fixed_point.h's primitives), masks as for floats.
 struct I32x16 {
@@ -101,6 +110,9 @@ struct Avx512Isa {
   static void store_u16(uint16_t* p, V v) {
     const __m512i i = _mm512_cvttps_epi32(vmin(v, F32x16(65535.0f)).v);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtusepi32_epi16(i));
+  }
+  static void store_u8(uint8_t* p, V v) {  // v in [0, 255]
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v.v)));
   }
 };
 }  // namespace cpu

@@ -43,8 +43,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock) fs_forward_kernel(FsArgs<S, 
   using F = ComputeOf<S>;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < a.n; i += stride) {
-    int spikes = 0;
-    a.out[i] = store_as<S>(fs_output<F>(load_as<F>(a.x[i]), a.K, a.h, a.d, a.threshold, &spikes));
+    F spikes(0);
+    a.out[i] = store_as<S>(fs_output(load_as<F>(a.x[i]), a.K, a.h, a.d, a.threshold, &spikes));
     if (a.spikes) a.spikes[i] = static_cast<uint8_t>(spikes);
   }
 }

@@ -42,6 +42,12 @@ void run_soft_lif(const SoftLifTensors& t) {
 #ifdef SPIKEOPS_WITH_CUDA
   if (t.x.is_cuda()) return run_soft_lif_cuda(t);
 #endif
+  if (t.x.scalar_type() == at::kFloat && current_isa() != cpu::Isa::Scalar) {
+    const SoftLifArgs<float> a = soft_lif_args<float>(t);
+    const auto kernel = current_isa() == cpu::Isa::AVX512 ? cpu::soft_lif_avx512 : cpu::soft_lif_avx2;
+    at::parallel_for(0, a.n, kGrain, [&](int64_t b, int64_t e) { kernel(a, b, e); });
+    return;
+  }
   AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "soft_lif", [&] {
     const SoftLifArgs<scalar_t> a = soft_lif_args<scalar_t>(t);
     at::parallel_for(0, a.n, kGrain, [&](int64_t b, int64_t e) {
@@ -118,10 +124,16 @@ std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, cons
     return {t.out, t.spikes};
   }
 #endif
-  AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron", [&] {
-    const FsArgs<scalar_t, scalar_t> a = fs_args<scalar_t, scalar_t>(t);
-    at::parallel_for(0, a.n, kGrain / a.K + 1, [&](int64_t b, int64_t e) { cpu::fs_forward(a, b, e); });
-  });
+  if (t.x.scalar_type() == at::kFloat && current_isa() != cpu::Isa::Scalar) {
+    const FsArgs<float, float> a = fs_args<float, float>(t);
+    const auto kernel = current_isa() == cpu::Isa::AVX512 ? cpu::fs_forward_avx512 : cpu::fs_forward_avx2;
+    at::parallel_for(0, a.n, kGrain / a.K + 1, [&](int64_t b, int64_t e) { kernel(a, b, e); });
+  } else {
+    AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron", [&] {
+      const FsArgs<scalar_t, scalar_t> a = fs_args<scalar_t, scalar_t>(t);
+      at::parallel_for(0, a.n, kGrain / a.K + 1, [&](int64_t b, int64_t e) { cpu::fs_forward(a, b, e); });
+    });
+  }
   return {t.out, t.spikes};
 }
 

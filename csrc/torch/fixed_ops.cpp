@@ -41,14 +41,6 @@ Tensor neuron_tensor(const c10::optional<Tensor>& t, const Tensor& a_in, const c
   return t->contiguous();
 }
 
-cpu::Isa current_isa() {
-  try {
-    return cpu::selected_isa();
-  } catch (const std::runtime_error& e) {
-    TORCH_CHECK(false, e.what());
-  }
-}
-
 void run_cpu(const FixedLifArgs& a) {
   void (*kernel)(const FixedLifArgs&, int64_t, int64_t) = cpu::fixed_lif_scalar;
   switch (current_isa()) {

@@ -5,7 +5,9 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <stdexcept>
 
+#include "spikeops/cpu.h"
 #include "spikeops/fixed_point.h"
 #include "spikeops/lif.h"
 
@@ -23,6 +25,15 @@ struct BackwardTensors {
   at::Tensor grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha, gamma, theta;
   at::Tensor grad_x, grad_v0, grad_alpha, grad_gamma, grad_theta;
 };
+
+// The CPU ISA the kernels use (SPIKEOPS_CPU_ISA or the best supported); a bad choice is a torch error.
+inline cpu::Isa current_isa() {
+  try {
+    return cpu::selected_isa();
+  } catch (const std::runtime_error& e) {
+    TORCH_CHECK(false, e.what());
+  }
+}
 
 // x's device and dtype have kernels: float32/float64 on CPU; float32, float16,
 // bfloat16 (and float64 where cuda_double) on CUDA.

@@ -130,14 +130,6 @@ void run_parallel(const Args& a, void (*kernel)(const Args&, int64_t, int64_t)) 
   });
 }
 
-cpu::Isa current_isa() {
-  try {
-    return cpu::selected_isa();
-  } catch (const std::runtime_error& e) {
-    TORCH_CHECK(false, e.what());
-  }
-}
-
 // float64 always runs the scalar kernel; float32 the ISA chosen at run time.
 template <class Args>
 using Kernel = void (*)(const Args&, int64_t, int64_t);

@@ -31,6 +31,11 @@ void lif_backward_avx512(const LifBackwardArgs<float>& a, int64_t n_begin, int64
 // takes a range of kFsBlock-element blocks and writes one partial sum of the
 // coefficient gradients per block.
 template <class S> void soft_lif_forward(const SoftLifArgs<S>& a, int64_t begin, int64_t end);
+// float32 soft-LIF, forward or (with a.grad_out) backward, on vector ISAs: the scalar kernel's bits.
+void soft_lif_avx2(const SoftLifArgs<float>& a, int64_t begin, int64_t end);
+void soft_lif_avx512(const SoftLifArgs<float>& a, int64_t begin, int64_t end);
+void fs_forward_avx2(const FsArgs<float, float>& a, int64_t begin, int64_t end);
+void fs_forward_avx512(const FsArgs<float, float>& a, int64_t begin, int64_t end);
 template <class S> void soft_lif_backward(const SoftLifArgs<S>& a, int64_t begin, int64_t end);
 template <class S> void fs_forward(const FsArgs<S, S>& a, int64_t begin, int64_t end);
 template <class S> void fs_backward(const FsArgs<S, S>& a, int64_t block_begin, int64_t block_end);

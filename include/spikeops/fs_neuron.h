@@ -32,16 +32,17 @@ struct FsArgs {
   SurrogateParams sg{};
 };
 
-// out(x); adds the number of spikes to *spikes.
-template <class F>
-SPIKEOPS_HOST_DEVICE F fs_output(F v, int K, const F* h, const F* d, const F* threshold, int* spikes) {
-  F out(0);
+// out(x) for V = F or a SIMD register of floats (branch-free: adding 0 where no
+// spike leaves the same bits); adds the number of spikes to *spikes.
+template <class V, class F>
+SPIKEOPS_HOST_DEVICE V fs_output(V v, int K, const F* h, const F* d, const F* threshold, V* spikes) {
+  const V zero = V(0.0f);
+  V out = zero;
   for (int t = 0; t < K; ++t) {
-    if (v > threshold[t]) {
-      out += d[t];
-      v -= h[t];
-      ++*spikes;
-    }
+    const Mask<V> fired = gt(v, V(threshold[t]));
+    out = out + select(fired, V(d[t]), zero);
+    v = v - select(fired, V(h[t]), zero);
+    *spikes = *spikes + as_value<V>(fired);
   }
   return out;
 }

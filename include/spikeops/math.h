@@ -65,6 +65,54 @@ SPIKEOPS_HOST_DEVICE V exp_f32(V x) {
 SPIKEOPS_HOST_DEVICE float vexp(float x) { return exp_f32(x); }
 SPIKEOPS_HOST_DEVICE double vexp(double x) { return exp(x); }
 
+// x = m 2^e with m in [0.5, 1), for finite normal x > 0 (e returned as a float).
+SPIKEOPS_HOST_DEVICE float split_exponent(float x, float& e) {
+  int32_t bits;
+  memcpy(&bits, &x, sizeof(bits));
+  e = static_cast<float>(((bits >> 23) & 0xff) - 126);
+  bits = (bits & static_cast<int32_t>(0x807fffff)) | 0x3f000000;
+  float m;
+  memcpy(&m, &bits, sizeof(m));
+  return m;
+}
+
+// Natural log for float32 x > 0 (finite, normal) as a fixed sequence of IEEE
+// operations (Cephes' logf: range reduction to [sqrt(1/2), sqrt(2)), degree-8
+// polynomial, ~1 ulp), so every ISA and CUDA give identical bits.
+template <class V>
+SPIKEOPS_HOST_DEVICE V log_f32(V x) {
+  V e;
+  V m = split_exponent(x, e);
+  const Mask<V> low = lt(m, V(0.707106781186547524f));
+  e = select(low, e - V(1.0f), e);
+  m = select(low, m + m, m) - V(1.0f);
+  const V z = m * m;
+  V p = V(7.0376836292e-2f);
+  p = p * m + V(-1.1514610310e-1f);
+  p = p * m + V(1.1676998740e-1f);
+  p = p * m + V(-1.2420140846e-1f);
+  p = p * m + V(1.4249322787e-1f);
+  p = p * m + V(-1.6668057665e-1f);
+  p = p * m + V(2.0000714765e-1f);
+  p = p * m + V(-2.4999993993e-1f);
+  p = p * m + V(3.3333331174e-1f);
+  V y = p * m * z + V(-2.12194440e-4f) * e;
+  y = y - V(0.5f) * z;
+  return (m + y) + V(0.693359375f) * e;
+}
+
+SPIKEOPS_HOST_DEVICE float vlog(float x) { return log_f32(x); }
+SPIKEOPS_HOST_DEVICE double vlog(double x) { return log(x); }
+SPIKEOPS_HOST_DEVICE double vlog1p(double x) { return log1p(x); }
+
+// log(1 + a) for a > -1, accurate for small a: log(u) a / (u - 1) with u = 1 + a
+// cancels u's rounding error (Goldberg); a itself where u rounds to 1.
+template <class V>
+SPIKEOPS_HOST_DEVICE V vlog1p(V a) {
+  const V u = V(1.0f) + a;
+  return select(eq(u, V(1.0f)), a, vlog(u) * (a / (u - V(1.0f))));
+}
+
 // 1.0 where the mask is set, else 0.0.
 template <class V> SPIKEOPS_HOST_DEVICE V as_value(Mask<V> m) { return select(m, V(1.0f), V(0.0f)); }
 

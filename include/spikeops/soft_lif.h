@@ -29,31 +29,24 @@ struct SoftLifArgs {
   SoftLifParams p{};
 };
 
-SPIKEOPS_HOST_DEVICE float vlog1p(float a) { return log1pf(a); }
-SPIKEOPS_HOST_DEVICE double vlog1p(double a) { return log1p(a); }
-SPIKEOPS_HOST_DEVICE float vlog(float a) { return logf(a); }
-SPIKEOPS_HOST_DEVICE double vlog(double a) { return log(a); }
-
 // Below this y, e^y < 1e-13: log(1 + 1/s) is computed as -log(s) = -log(gamma) - y
 // (relative error < 1e-13) so the rate stays exact where e^y would underflow.
 constexpr double kSoftLifTail = -30.0;
 
-// r (and, when grad is non-null, dr/dx) at one input x, in the compute type F.
+// r (and, when grad is non-null, dr/dx) at x, in the compute type F: a double,
+// a float, or a SIMD register of floats (branch-free: both cases are computed
+// and the tail's selected, so lanes past the tail may hold inf/NaN unused).
 template <class F>
 SPIKEOPS_HOST_DEVICE F soft_lif_rate(F x, const SoftLifParams& p, F* grad) {
-  const F gamma = F(p.smoothing), tau_rc = F(p.tau_rc);
+  const F gamma = F(p.smoothing), tau_rc = F(p.tau_rc), zero = F(0.0f), one = F(1.0f);
   const F y = F(p.gain) * x / gamma;
-  F log_term, ratio;  // log(1 + 1/s) and sigmoid(y) / (s * (1 + s))
-  if (y < F(kSoftLifTail)) {
-    log_term = -vlog(gamma) - y;
-    ratio = F(1) / gamma;  // sigmoid(y) -> e^y and s -> gamma * e^y
-  } else {
-    const F e = vexp(-vabs(y));
-    const F s = gamma * (vmax(y, F(0)) + vlog1p(e));
-    const F sig = y >= F(0) ? F(1) / (F(1) + e) : e / (F(1) + e);
-    log_term = vlog1p(F(1) / s);
-    ratio = sig / (s * (F(1) + s));
-  }
+  const F e = vexp(zero - vabs(y));
+  const F s = gamma * (vmax(y, zero) + vlog1p(e));
+  const F sig = select(lt(y, zero), e, one) / (one + e);
+  // log(1 + 1/s) and sigmoid(y) / (s (1 + s)); in the tail sigmoid(y) -> e^y and s -> gamma e^y.
+  const Mask<F> tail = lt(y, F(kSoftLifTail));
+  const F log_term = select(tail, F(-log(p.smoothing)) - y, vlog1p(one / s));
+  const F ratio = select(tail, one / gamma, sig / (s * (one + s)));
   const F denom = F(p.tau_ref) + tau_rc * log_term;
   if (grad) *grad = F(p.amplitude) * tau_rc * F(p.gain) * ratio / (denom * denom);
   return F(p.amplitude) / denom;
