@@ -136,10 +136,9 @@ def relu_cnn():
                          nn.Flatten(), nn.Linear(8 * 16, 32), nn.ReLU(), nn.Linear(32, 10))
 
 
-def test_fs_conversion_on_digits(data):
+def test_fs_conversion_on_digits(data, relu_ann):
     xtr, ytr, xte, yte = data
-    torch.manual_seed(0)
-    ann, _ = train(relu_cnn(), xtr, ytr, 10)
+    ann = relu_ann
     with torch.no_grad():
         ann_acc = (ann(xte).argmax(1) == yte).float().mean().item()
     fs = convert.convert_fs(ann, xtr, K=8)
@@ -171,12 +170,25 @@ def poisson_accuracy(snn, x, y, T=4, draws=3):
                for d in range(draws)) / draws
 
 
-def test_hybrid_stdb_fine_tuning(data):
-    xtr, ytr, xte, yte = data
+@pytest.fixture(scope="module")
+def relu_ann(data):
+    xtr, ytr, _, _ = data
     torch.manual_seed(0)
-    ann, _ = train(relu_cnn(), xtr, ytr, 10)
+    return train(relu_cnn(), xtr, ytr, 10)[0]
+
+
+def hybrid_start(ann, xtr):
+    """The converted network hybrid fine-tuning starts from: balanced thresholds at T = 4,
+    membranes at half the threshold."""
     snn = convert.convert_rate(ann, xtr[:512], method="balance", scale=0.3, T=4, encoder="rate")
     start_at_half_threshold(snn)
+    return snn
+
+
+def test_hybrid_stdb_fine_tuning(data, relu_ann):
+    xtr, ytr, xte, yte = data
+    torch.manual_seed(0)
+    snn = hybrid_start(relu_ann, xtr)
     neurons = convert.spiking_layers(snn)
     assert all(n.v_reset == pytest.approx(0.5 * n.threshold) for n in neurons)
     before = poisson_accuracy(snn, xte, yte)
@@ -210,12 +222,10 @@ def test_current_norms_start_as_identity_and_fold_back(data):
     assert not torch.allclose(changed, before)
 
 
-def test_hybrid_fine_tuning_with_current_norms(data):
+def test_hybrid_fine_tuning_with_current_norms(data, relu_ann):
     xtr, ytr, xte, yte = data
     torch.manual_seed(0)
-    ann, _ = train(relu_cnn(), xtr, ytr, 10)
-    snn = convert.convert_rate(ann, xtr[:512], method="balance", scale=0.3, T=4, encoder="rate")
-    start_at_half_threshold(snn)
+    snn = hybrid_start(relu_ann, xtr)
     layers = [type(m) for m in snn]
     before = poisson_accuracy(snn, xte, yte)
     fine_tune_stdb(snn, xtr, ytr, 4, epochs=4, lr=1e-3, batch_norm=True)
