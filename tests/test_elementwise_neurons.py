@@ -146,8 +146,8 @@ def test_fs_neuron_matches_reference(surrogate, dtype, K):
 
 
 def test_fs_neuron_float32_every_isa(isa, monkeypatch):
-    """The vector FS kernels give the scalar kernel's bits (outputs and spike counts), and the
-    reference's values."""
+    """The vector FS kernels give the scalar kernel's bits (outputs, spike counts, gradients of
+    x and of the K coefficients), and the reference's values."""
     torch.manual_seed(3)
     x = torch.randn(10007) * 3
     h, d, th = torch.rand(12) + 0.1, torch.rand(12), torch.rand(12) * 2 - 0.5
@@ -155,9 +155,21 @@ def test_fs_neuron_float32_every_isa(isa, monkeypatch):
     ref_out, ref_spikes = R.fs_neuron(x, h, d, th, return_spikes=True)
     torch.testing.assert_close(out, ref_out, rtol=1e-6, atol=1e-6)
     assert torch.equal(spikes, ref_spikes.to(spikes.dtype)) and spikes.max() > 3
+    g = torch.randn_like(x)
+
+    def grads():
+        leaves = [t.clone().requires_grad_() for t in (x, h, d, th)]
+        F.fs_neuron(*leaves).backward(g)
+        xr = x.clone().requires_grad_()
+        F.fs_neuron(xr, h, d, th).backward(g)  # without the coefficient sums
+        return [t.grad for t in leaves] + [xr.grad]
+
+    vector_grads = grads()
     monkeypatch.setenv("SPIKEOPS_CPU_ISA", "scalar")
     out_s, spikes_s = F.fs_neuron(x, h, d, th, return_spikes=True)
     assert torch.equal(out, out_s) and torch.equal(spikes, spikes_s)
+    # the coefficient sums too: lanes are added in element order, as the scalar loop adds them
+    assert all(torch.equal(a, b) for a, b in zip(vector_grads, grads()))
 
 
 def test_fs_neuron_shapes_and_opcheck():

@@ -38,5 +38,37 @@ void fs_forward_range(const FsArgs<float, float>& a, int64_t begin, int64_t end)
   });
 }
 
+// dL/dx for the kFsBlock-element blocks [block_begin, block_end), and with
+// a.grad_coef each block's coefficient-gradient sums. Lanes are vectorised; each
+// lane's coefficient contributions are then added in element order, so the sums
+// carry the scalar kernel's bits (a - b == a + (0 - b) in IEEE arithmetic).
+template <class I>
+void fs_backward_range(const FsArgs<float, float>& a, int64_t block_begin, int64_t block_end) {
+  const int K = a.K;
+  for (int64_t b = block_begin; b < block_end; ++b) {
+    float coef[3 * kFsMaxSteps] = {};
+    const int64_t begin = b * kFsBlock, end = std::min(a.n, (b + 1) * kFsBlock);
+    for_each_lane<I, float>(end - begin, [&]<class P>(int64_t i) {
+      using V = typename P::V;
+      const int64_t k = begin + i;
+      const V x = P::load(a.x + k), g = P::load(a.grad_out + k);
+      if (!a.grad_coef) {
+        V* none = nullptr;
+        P::store(a.out + k, fs_input_grad(x, g, K, a.h, a.d, a.threshold, a.sg, none, none, none));
+        return;
+      }
+      V part[3 * kFsMaxSteps];
+      for (int j = 0; j < 3 * K; ++j) part[j] = V(0.0f);
+      P::store(a.out + k, fs_input_grad(x, g, K, a.h, a.d, a.threshold, a.sg, part, part + K, part + 2 * K));
+      alignas(64) float lanes[P::kWidth];
+      for (int j = 0; j < 3 * K; ++j) {
+        P::store(lanes, part[j]);
+        for (int64_t l = 0; l < P::kWidth; ++l) coef[j] += lanes[l];
+      }
+    });
+    if (a.grad_coef) std::copy(coef, coef + 3 * K, a.grad_coef + b * 3 * K);
+  }
+}
+
 }  // namespace
 }  // namespace spikeops::cpu

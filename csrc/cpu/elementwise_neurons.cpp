@@ -38,7 +38,8 @@ void fs_backward(const FsArgs<S, S>& a, int64_t block_begin, int64_t block_end) 
     S* gh = a.grad_coef ? coef : nullptr;
     const int64_t end = std::min(a.n, (b + 1) * kFsBlock);
     for (int64_t i = b * kFsBlock; i < end; ++i) {
-      a.out[i] = fs_input_grad<S>(a.x[i], a.grad_out[i], K, a.h, a.d, a.threshold, a.sg, gh, gh + K, gh + 2 * K);
+      a.out[i] = fs_input_grad<S>(a.x[i], a.grad_out[i], K, a.h, a.d, a.threshold, a.sg, gh, gh ? gh + K : nullptr,
+                                  gh ? gh + 2 * K : nullptr);
     }
     if (a.grad_coef) std::copy(coef, coef + 3 * K, a.grad_coef + b * 3 * K);
   }

@@ -9,5 +9,6 @@ void lif_forward_avx2(const LifForwardArgs<float>& a, int64_t b, int64_t e) { fo
 void lif_backward_avx2(const LifBackwardArgs<float>& a, int64_t b, int64_t e) { backward_range<Avx2Isa>(a, b, e); }
 void soft_lif_avx2(const SoftLifArgs<float>& a, int64_t b, int64_t e) { soft_lif_range<Avx2Isa>(a, b, e); }
 void fs_forward_avx2(const FsArgs<float, float>& a, int64_t b, int64_t e) { fs_forward_range<Avx2Isa>(a, b, e); }
+void fs_backward_avx2(const FsArgs<float, float>& a, int64_t b, int64_t e) { fs_backward_range<Avx2Isa>(a, b, e); }
 
 }  // namespace spikeops::cpu

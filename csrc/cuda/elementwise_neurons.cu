@@ -68,8 +68,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock) fs_backward_kernel(FsArgs<S,
   const int64_t end = begin + kFsBlock < a.n ? begin + kFsBlock : a.n;
   for (int64_t i = begin + threadIdx.x; i < end; i += kThreadsPerBlock) {
     const F g = load_as<F>(a.grad_out[i]);
-    a.out[i] = store_as<S>(fs_input_grad<F>(load_as<F>(a.x[i]), g, K, a.h, a.d, a.threshold, a.sg, gh,
-                                            gh ? gh + K : nullptr, gh ? gh + 2 * K : nullptr));
+    a.out[i] = store_as<S>(fs_input_grad(load_as<F>(a.x[i]), g, K, a.h, a.d, a.threshold, a.sg, gh,
+                                         gh ? gh + K : nullptr, gh ? gh + 2 * K : nullptr));
   }
   if (!want_coef) return;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;

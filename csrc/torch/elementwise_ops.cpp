@@ -148,7 +148,11 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
 #ifdef SPIKEOPS_WITH_CUDA
   if (t.x.is_cuda()) run_fs_backward_cuda(t);
 #endif
-  if (t.x.is_cpu()) {
+  if (t.x.is_cpu() && t.x.scalar_type() == at::kFloat && current_isa() != cpu::Isa::Scalar) {
+    const FsArgs<float, float> a = fs_args<float, float>(t);
+    const auto kernel = current_isa() == cpu::Isa::AVX512 ? cpu::fs_backward_avx512 : cpu::fs_backward_avx2;
+    at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { kernel(a, b, e); });
+  } else if (t.x.is_cpu()) {
     AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron_backward", [&] {
       const FsArgs<scalar_t, scalar_t> a = fs_args<scalar_t, scalar_t>(t);
       at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { cpu::fs_backward(a, b, e); });

@@ -36,6 +36,8 @@ void soft_lif_avx2(const SoftLifArgs<float>& a, int64_t begin, int64_t end);
 void soft_lif_avx512(const SoftLifArgs<float>& a, int64_t begin, int64_t end);
 void fs_forward_avx2(const FsArgs<float, float>& a, int64_t begin, int64_t end);
 void fs_forward_avx512(const FsArgs<float, float>& a, int64_t begin, int64_t end);
+void fs_backward_avx2(const FsArgs<float, float>& a, int64_t block_begin, int64_t block_end);
+void fs_backward_avx512(const FsArgs<float, float>& a, int64_t block_begin, int64_t block_end);
 template <class S> void soft_lif_backward(const SoftLifArgs<S>& a, int64_t begin, int64_t end);
 template <class S> void fs_forward(const FsArgs<S, S>& a, int64_t begin, int64_t end);
 template <class S> void fs_backward(const FsArgs<S, S>& a, int64_t block_begin, int64_t block_end);

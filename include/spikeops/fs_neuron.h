@@ -47,26 +47,27 @@ SPIKEOPS_HOST_DEVICE V fs_output(V v, int K, const F* h, const F* d, const F* th
   return out;
 }
 
-// dL/dx for one element given g = dL/dout; when gh is non-null, adds this
-// element's dL/dh(t), dL/dd(t), dL/dT(t) to gh, gd, gt.
-template <class F>
-SPIKEOPS_HOST_DEVICE F fs_input_grad(F x, F g, int K, const F* h, const F* d, const F* threshold,
-                                   const SurrogateParams& sg, F* gh, F* gd, F* gt) {
-  F v[kFsMaxSteps];
+// dL/dx for one element (or a SIMD register of them) given g = dL/dout; when
+// grad_h is non-null, adds this element's dL/dh(t), dL/dd(t), dL/dT(t) to grad_h,
+// grad_d, grad_t.
+template <class V, class F>
+SPIKEOPS_HOST_DEVICE V fs_input_grad(V x, V g, int K, const F* h, const F* d, const F* threshold,
+                                   const SurrogateParams& sg, V* grad_h, V* grad_d, V* grad_t) {
+  V v[kFsMaxSteps];
   v[0] = x;
-  for (int t = 0; t + 1 < K; ++t) v[t + 1] = v[t] > threshold[t] ? v[t] - h[t] : v[t];
-  F g_v(0);  // dL/dv(t+1)
+  for (int t = 0; t + 1 < K; ++t) v[t + 1] = select(gt(v[t], V(threshold[t])), v[t] - V(h[t]), v[t]);
+  V g_v(0.0f);  // dL/dv(t+1)
   for (int t = K - 1; t >= 0; --t) {
-    const F u = v[t] - threshold[t];
-    const F z = u > F(0) ? F(1) : F(0);
-    const F slope = surrogate_grad(sg, u, F(1), F(0));
-    const F g_z = g * d[t] - g_v * h[t];
-    if (gh) {
-      gh[t] -= g_v * z;
-      gd[t] += g * z;
-      gt[t] -= g_z * slope;
+    const V u = v[t] - V(threshold[t]);
+    const V z = as_value<V>(gt(u, V(0.0f)));
+    const V slope = surrogate_grad(sg, u, V(1.0f), V(0.0f));
+    const V g_z = g * V(d[t]) - g_v * V(h[t]);
+    if (grad_h) {
+      grad_h[t] = grad_h[t] - g_v * z;
+      grad_d[t] = grad_d[t] + g * z;
+      grad_t[t] = grad_t[t] - g_z * slope;
     }
-    g_v += g_z * slope;
+    g_v = g_v + g_z * slope;
   }
   return g_v;
 }
