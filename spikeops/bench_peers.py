@@ -36,6 +36,18 @@ def _spikeops(x):
     return F.lif(x, decay=DECAY, threshold=1.0, reset="subtract", surrogate="atan")[0]
 
 
+def _stepped(step):
+    """A library's single-step neuron run over T in Python, its users' loop:
+    ``step(x_t, state) -> (spikes_t, state)``, starting from ``state=None``."""
+    def run(x):
+        state, out = None, []
+        for t in range(x.shape[0]):
+            s, state = step(x[t], state)
+            out.append(s)
+        return torch.stack(out)
+    return run
+
+
 def _make_peers(device):
     """name -> callable(x [T, ...]) -> spikes [T, ...]; libraries that fail to import are left out."""
     peers = {"spikeops": _spikeops}
@@ -44,15 +56,7 @@ def _make_peers(device):
 
         leaky = snn.Leaky(beta=DECAY).to(device)
 
-        def run_snntorch(x):
-            mem = leaky.init_leaky()
-            out = []
-            for t in range(x.shape[0]):
-                s, mem = leaky(x[t], mem)
-                out.append(s)
-            return torch.stack(out)
-
-        peers["snnTorch"] = run_snntorch
+        peers["snnTorch"] = _stepped(lambda x, mem: leaky(x, leaky.init_leaky() if mem is None else mem))
     except ImportError:
         pass
     try:
@@ -75,14 +79,7 @@ def _make_peers(device):
 
         cell = nt.LIFBoxCell(LIFBoxParameters(tau_mem_inv=torch.tensor(100.0), reset_method=reset_subtract), dt=1e-3)
 
-        def run_norse(x):
-            state, out = None, []
-            for t in range(x.shape[0]):
-                z, state = cell(x[t] * 10.0, state)
-                out.append(z)
-            return torch.stack(out)
-
-        peers["Norse"] = run_norse
+        peers["Norse"] = _stepped(lambda x, state: cell(x * 10.0, state))
     except ImportError:
         pass
     try:

@@ -18,6 +18,18 @@ using at::Tensor;
 
 constexpr int64_t kGrain = 1 << 14;  // elements per task below which threads do not pay off
 
+// The float32 vector kernel for the CPU ISA in use, or null where the scalar kernel runs.
+template <class Kernel>
+Kernel vector_kernel(const Tensor& x, Kernel avx2, Kernel avx512) {
+  if (x.scalar_type() != at::kFloat) return nullptr;
+  switch (current_isa()) {
+    case cpu::Isa::AVX512: return avx512;
+    case cpu::Isa::AVX2: return avx2;
+    case cpu::Isa::Scalar: break;
+  }
+  return nullptr;
+}
+
 void check_data(const Tensor& x, const char* name) { check_kernel_dtype(x, name, /*cuda_double=*/true); }
 
 Tensor same_as(const Tensor& t, const Tensor& x, const char* name) {
@@ -42,9 +54,8 @@ void run_soft_lif(const SoftLifTensors& t) {
 #ifdef SPIKEOPS_WITH_CUDA
   if (t.x.is_cuda()) return run_soft_lif_cuda(t);
 #endif
-  if (t.x.scalar_type() == at::kFloat && current_isa() != cpu::Isa::Scalar) {
+  if (const auto kernel = vector_kernel(t.x, cpu::soft_lif_avx2, cpu::soft_lif_avx512)) {
     const SoftLifArgs<float> a = soft_lif_args<float>(t);
-    const auto kernel = current_isa() == cpu::Isa::AVX512 ? cpu::soft_lif_avx512 : cpu::soft_lif_avx2;
     at::parallel_for(0, a.n, kGrain, [&](int64_t b, int64_t e) { kernel(a, b, e); });
     return;
   }
@@ -124,9 +135,8 @@ std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, cons
     return {t.out, t.spikes};
   }
 #endif
-  if (t.x.scalar_type() == at::kFloat && current_isa() != cpu::Isa::Scalar) {
+  if (const auto kernel = vector_kernel(t.x, cpu::fs_forward_avx2, cpu::fs_forward_avx512)) {
     const FsArgs<float, float> a = fs_args<float, float>(t);
-    const auto kernel = current_isa() == cpu::Isa::AVX512 ? cpu::fs_forward_avx512 : cpu::fs_forward_avx2;
     at::parallel_for(0, a.n, kGrain / a.K + 1, [&](int64_t b, int64_t e) { kernel(a, b, e); });
   } else {
     AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron", [&] {
@@ -148,10 +158,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
 #ifdef SPIKEOPS_WITH_CUDA
   if (t.x.is_cuda()) run_fs_backward_cuda(t);
 #endif
-  if (t.x.is_cpu() && t.x.scalar_type() == at::kFloat && current_isa() != cpu::Isa::Scalar) {
+  const auto vector = t.x.is_cpu() ? vector_kernel(t.x, cpu::fs_backward_avx2, cpu::fs_backward_avx512) : nullptr;
+  if (vector) {
     const FsArgs<float, float> a = fs_args<float, float>(t);
-    const auto kernel = current_isa() == cpu::Isa::AVX512 ? cpu::fs_backward_avx512 : cpu::fs_backward_avx2;
-    at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { kernel(a, b, e); });
+    at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { vector(a, b, e); });
   } else if (t.x.is_cpu()) {
     AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron_backward", [&] {
       const FsArgs<scalar_t, scalar_t> a = fs_args<scalar_t, scalar_t>(t);
