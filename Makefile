@@ -39,7 +39,7 @@ $(VENV)/.ready:
 setup: $(VENV)/.ready
 
 $(VENV)/.built: $(VENV)/.ready $(SOURCES)
-	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PY) -m pip install -q --no-build-isolation --no-deps -C cmake.define.SPIKEOPS_EMULATED_CUDA=AUTO -e .
 	touch $@
 
 build: $(VENV)/.built

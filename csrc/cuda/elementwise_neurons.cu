@@ -17,11 +17,6 @@ __device__ __forceinline__ S store_as(F v) {
   else return from_float<S>(v);
 }
 
-int grid_for(int64_t n) {
-  const int64_t blocks = (n + kThreadsPerBlock - 1) / kThreadsPerBlock;
-  return static_cast<int>(blocks < (1 << 20) ? blocks : (1 << 20));  // the kernels stride over the rest
-}
-
 template <class S, bool kBackward>
 __global__ void __launch_bounds__(kThreadsPerBlock) soft_lif_kernel(SoftLifArgs<S> a) {
   using F = ComputeOf<S>;
@@ -91,22 +86,19 @@ __global__ void __launch_bounds__(kThreadsPerBlock) fs_backward_kernel(FsArgs<S,
 template <class S>
 cudaError_t soft_lif_forward(const SoftLifArgs<S>& args, cudaStream_t stream) {
   if (args.n == 0) return cudaSuccess;
-  soft_lif_kernel<S, false><<<grid_for(args.n), kThreadsPerBlock, 0, stream>>>(args);
-  return cudaGetLastError();
+  return launch(soft_lif_kernel<S, false>, strided_blocks(args.n), kThreadsPerBlock, stream, args);
 }
 
 template <class S>
 cudaError_t soft_lif_backward(const SoftLifArgs<S>& args, cudaStream_t stream) {
   if (args.n == 0) return cudaSuccess;
-  soft_lif_kernel<S, true><<<grid_for(args.n), kThreadsPerBlock, 0, stream>>>(args);
-  return cudaGetLastError();
+  return launch(soft_lif_kernel<S, true>, strided_blocks(args.n), kThreadsPerBlock, stream, args);
 }
 
 template <class S>
 cudaError_t fs_forward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream) {
   if (args.n == 0) return cudaSuccess;
-  fs_forward_kernel<S><<<grid_for(args.n), kThreadsPerBlock, 0, stream>>>(args);
-  return cudaGetLastError();
+  return launch(fs_forward_kernel<S>, strided_blocks(args.n), kThreadsPerBlock, stream, args);
 }
 
 template <class S>
@@ -114,8 +106,7 @@ cudaError_t fs_backward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream
   if (args.n == 0) return cudaSuccess;
   const int64_t blocks = (args.n + kFsBlock - 1) / kFsBlock;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  fs_backward_kernel<S><<<static_cast<unsigned>(blocks), kThreadsPerBlock, 0, stream>>>(args);
-  return cudaGetLastError();
+  return launch(fs_backward_kernel<S>, static_cast<unsigned>(blocks), kThreadsPerBlock, stream, args);
 }
 
 #define SPIKEOPS_INSTANTIATE(S)                                                          \

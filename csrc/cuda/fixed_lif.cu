@@ -26,9 +26,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock) fixed_lif_kernel(FixedLifArg
 
 cudaError_t fixed_lif(const FixedLifArgs& a, cudaStream_t stream) {
   if (a.N == 0) return cudaSuccess;
-  const int64_t blocks = (a.N + kThreadsPerBlock - 1) / kThreadsPerBlock;
-  fixed_lif_kernel<<<static_cast<int>(blocks < (1 << 20) ? blocks : (1 << 20)), kThreadsPerBlock, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(fixed_lif_kernel, strided_blocks(a.N), kThreadsPerBlock, stream, a);
 }
 
 }  // namespace spikeops::cuda

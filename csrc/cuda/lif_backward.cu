@@ -71,12 +71,8 @@ cudaError_t lif_backward(const LifBackwardArgs<S, float>& a, cudaStream_t stream
   const bool vectorised = a.N % kVec == 0 && aligned(a.grad_spikes, sizeof(S) * kVec) && aligned(a.saved_h, sizeof(S) * kVec) &&
                           aligned(a.x, sizeof(S) * kVec) && aligned(a.grad_x, sizeof(S) * kVec) &&
                           aligned(a.saved_age, sizeof(uint16_t) * kVec);
-  if (vectorised) {
-    lif_backward_kernel<S, kVec><<<blocks_for(a.N, kVec), kThreadsPerBlock, 0, stream>>>(a);
-  } else {
-    lif_backward_kernel<S, 1><<<blocks_for(a.N, 1), kThreadsPerBlock, 0, stream>>>(a);
-  }
-  return cudaGetLastError();
+  return vectorised ? launch(lif_backward_kernel<S, kVec>, blocks_for(a.N, kVec), kThreadsPerBlock, stream, a)
+                    : launch(lif_backward_kernel<S, 1>, blocks_for(a.N, 1), kThreadsPerBlock, stream, a);
 }
 
 template cudaError_t lif_backward<float>(const LifBackwardArgs<float, float>&, cudaStream_t);

@@ -1,12 +1,19 @@
-// Device-side plumbing shared by the CUDA LIF kernels: conversions between the
-// storage types and float32, and vectorised access to runs of neighbouring
-// neurons. The neuron math itself comes from include/spikeops/neuron.h.
+// Device-side plumbing shared by the CUDA kernels: the launch, conversions
+// between the storage types and float32, and vectorised access to runs of
+// neighbouring neurons. The neuron math itself comes from include/spikeops/.
+//
+// nvcc builds these sources for the GPU. The test build also compiles them, as
+// they are, with the host compiler and runs them on the CPU through the
+// emulation of the CUDA execution model in csrc/emulation/cuda_emulation.h.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
+#if !defined(__CUDACC__)
+#include "cuda_emulation.h"
+#endif
 #include "spikeops/cuda.h"
 
 namespace spikeops::cuda {
@@ -20,6 +27,20 @@ constexpr int kMinBlocksPerSm = 3;
 // 8-byte for the 16-bit types (8 lanes of backward state would not fit in 85
 // registers without spilling).
 constexpr int kVec = 4;
+
+// Every kernel launch: enqueued on `stream` by nvcc; run on the host, over the
+// same grid, by the emulation.
+template <class... Params, class... Args>
+cudaError_t launch(void (*kernel)(Params...), unsigned blocks, unsigned threads, cudaStream_t stream,
+                   const Args&... args) {
+#if defined(__CUDACC__)
+  kernel<<<blocks, threads, 0, stream>>>(args...);
+  return cudaGetLastError();
+#else
+  (void)stream;
+  return emulation::run_grid(dim3(blocks), dim3(threads), [&] { kernel(args...); });
+#endif
+}
 
 __device__ __forceinline__ float to_float(float v) { return v; }
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
@@ -110,6 +131,13 @@ inline bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintp
 inline unsigned blocks_for(int64_t N, int vec) {
   const int64_t threads = (N + vec - 1) / vec;
   return static_cast<unsigned>((threads + kThreadsPerBlock - 1) / kThreadsPerBlock);
+}
+
+// Blocks for a grid-stride loop over n elements: one thread per element, at
+// most 2^20 blocks (the threads stride over the rest).
+inline unsigned strided_blocks(int64_t n) {
+  const int64_t blocks = (n + kThreadsPerBlock - 1) / kThreadsPerBlock;
+  return static_cast<unsigned>(blocks < (1 << 20) ? blocks : (1 << 20));
 }
 
 }  // namespace

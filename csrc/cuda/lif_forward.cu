@@ -61,12 +61,8 @@ cudaError_t lif_forward(const LifForwardArgs<S, float>& a, cudaStream_t stream) 
   if (a.N == 0 || a.T == 0) return cudaSuccess;
   const bool vectorised = a.N % kVec == 0 && aligned(a.x, sizeof(S) * kVec) && aligned(a.spikes, sizeof(S) * kVec) && aligned(a.saved_h, sizeof(S) * kVec) &&
                           aligned(a.saved_age, sizeof(uint16_t) * kVec) && aligned(a.ages, sizeof(int32_t) * kVec);
-  if (vectorised) {
-    lif_forward_kernel<S, kVec><<<blocks_for(a.N, kVec), kThreadsPerBlock, 0, stream>>>(a);
-  } else {
-    lif_forward_kernel<S, 1><<<blocks_for(a.N, 1), kThreadsPerBlock, 0, stream>>>(a);
-  }
-  return cudaGetLastError();
+  return vectorised ? launch(lif_forward_kernel<S, kVec>, blocks_for(a.N, kVec), kThreadsPerBlock, stream, a)
+                    : launch(lif_forward_kernel<S, 1>, blocks_for(a.N, 1), kThreadsPerBlock, stream, a);
 }
 
 template cudaError_t lif_forward<float>(const LifForwardArgs<float, float>&, cudaStream_t);

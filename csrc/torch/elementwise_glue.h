@@ -50,7 +50,7 @@ FsArgs<S, F> fs_args(const FsTensors& t) {
   return a;
 }
 
-#ifdef SPIKEOPS_WITH_CUDA
+#ifdef SPIKEOPS_CUDA_KERNELS
 // Defined in ops_cuda.cpp.
 void run_soft_lif_cuda(const SoftLifTensors& t);
 void run_fs_forward_cuda(const FsTensors& t);

@@ -51,8 +51,8 @@ SoftLifParams soft_lif_params(double tau_rc, double tau_ref, double smoothing, d
 }
 
 void run_soft_lif(const SoftLifTensors& t) {
-#ifdef SPIKEOPS_WITH_CUDA
-  if (t.x.is_cuda()) return run_soft_lif_cuda(t);
+#ifdef SPIKEOPS_CUDA_KERNELS
+  if (uses_cuda_kernels(t.x)) return run_soft_lif_cuda(t);
 #endif
   if (const auto kernel = vector_kernel(t.x, cpu::soft_lif_avx2, cpu::soft_lif_avx512)) {
     const SoftLifArgs<float> a = soft_lif_args<float>(t);
@@ -129,8 +129,8 @@ std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, cons
   t.out = at::empty_like(t.x);
   t.spikes = count_spikes ? at::empty(t.x.sizes(), t.x.options().dtype(at::kByte))
                           : at::empty({0}, t.x.options().dtype(at::kByte));
-#ifdef SPIKEOPS_WITH_CUDA
-  if (t.x.is_cuda()) {
+#ifdef SPIKEOPS_CUDA_KERNELS
+  if (uses_cuda_kernels(t.x)) {
     run_fs_forward_cuda(t);
     return {t.out, t.spikes};
   }
@@ -147,6 +147,22 @@ std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, cons
   return {t.out, t.spikes};
 }
 
+// Writes dL/dx into t.out and, where t.grad_coef is defined, its [blocks, 3, K] partial sums.
+void run_fs_backward(const FsTensors& t, int64_t blocks) {
+#ifdef SPIKEOPS_CUDA_KERNELS
+  if (uses_cuda_kernels(t.x)) return run_fs_backward_cuda(t);
+#endif
+  if (const auto vector = vector_kernel(t.x, cpu::fs_backward_avx2, cpu::fs_backward_avx512)) {
+    const FsArgs<float, float> a = fs_args<float, float>(t);
+    at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { vector(a, b, e); });
+    return;
+  }
+  AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron_backward", [&] {
+    const FsArgs<scalar_t, scalar_t> a = fs_args<scalar_t, scalar_t>(t);
+    at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { cpu::fs_backward(a, b, e); });
+  });
+}
+
 std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
     const Tensor& grad_out, const Tensor& x, const Tensor& h, const Tensor& d, const Tensor& threshold,
     int64_t surrogate, double sg_height, double sg_width, bool need_grad_coef) {
@@ -155,19 +171,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
   t.out = at::empty_like(t.x);
   const int64_t K = t.h.numel(), blocks = (t.x.numel() + kFsBlock - 1) / kFsBlock;
   if (need_grad_coef) t.grad_coef = at::empty({blocks, 3, K}, t.h.options());
-#ifdef SPIKEOPS_WITH_CUDA
-  if (t.x.is_cuda()) run_fs_backward_cuda(t);
-#endif
-  const auto vector = t.x.is_cpu() ? vector_kernel(t.x, cpu::fs_backward_avx2, cpu::fs_backward_avx512) : nullptr;
-  if (vector) {
-    const FsArgs<float, float> a = fs_args<float, float>(t);
-    at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { vector(a, b, e); });
-  } else if (t.x.is_cpu()) {
-    AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron_backward", [&] {
-      const FsArgs<scalar_t, scalar_t> a = fs_args<scalar_t, scalar_t>(t);
-      at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { cpu::fs_backward(a, b, e); });
-    });
-  }
+  run_fs_backward(t, blocks);
   if (!need_grad_coef) {
     const auto opts = t.h.options();
     return {t.out, at::empty({0}, opts), at::empty({0}, opts), at::empty({0}, opts)};
@@ -178,7 +182,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
 
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(spikeops, m) {
+SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
   m.def("soft_lif(Tensor x, float tau_rc, float tau_ref, float smoothing, float gain, float amplitude) -> Tensor");
   m.def(
       "soft_lif_backward(Tensor grad_out, Tensor x, float tau_rc, float tau_ref, float smoothing, float gain, "
@@ -192,7 +196,7 @@ TORCH_LIBRARY_FRAGMENT(spikeops, m) {
       "Tensor grad_threshold)");
 }
 
-TORCH_LIBRARY_IMPL(spikeops, CPU, m) {
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
   m.impl("soft_lif", &soft_lif_impl);
   m.impl("soft_lif_backward", &soft_lif_backward_impl);
   m.impl("fs_neuron", &fs_neuron_impl);
@@ -200,7 +204,7 @@ TORCH_LIBRARY_IMPL(spikeops, CPU, m) {
 }
 
 #ifdef SPIKEOPS_WITH_CUDA
-TORCH_LIBRARY_IMPL(spikeops, CUDA, m) {
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CUDA, m) {
   m.impl("soft_lif", &soft_lif_impl);
   m.impl("soft_lif_backward", &soft_lif_backward_impl);
   m.impl("fs_neuron", &fs_neuron_impl);

@@ -24,7 +24,8 @@ void check_int32(const Tensor& t, const char* name) {
               " must be an int32 tensor (the fixed-point neuron takes integers), got ", t.scalar_type());
 }
 
-// Optional per-neuron int32 tensor of a_in's neuron shape, values in [lo, hi].
+// Optional per-neuron int32 tensor of a_in's neuron shape, values in [lo, hi]:
+// checked on the CPU, saturated on CUDA.
 Tensor neuron_tensor(const c10::optional<Tensor>& t, const Tensor& a_in, const char* name, int64_t lo, int64_t hi,
                      bool scalar_ok = false) {
   if (!t.has_value() || !t->defined()) return Tensor();
@@ -33,6 +34,11 @@ Tensor neuron_tensor(const c10::optional<Tensor>& t, const Tensor& a_in, const c
   const bool neuron_shape = t->sizes() == a_in.sizes().slice(1);
   TORCH_CHECK(neuron_shape || (scalar_ok && t->numel() == 1), name, " must have a_in's neuron shape ",
               a_in.sizes().slice(1), scalar_ok ? " or one element" : "", ", got ", t->sizes());
+  if (uses_cuda_kernels(*t)) {
+    // Checking would read device memory: a host sync, which also breaks CUDA
+    // graph capture. Out-of-range values saturate to [lo, hi] instead.
+    return t->clamp(lo, hi).contiguous();
+  }
   if (t->numel() > 0) {
     const auto [mn, mx] = at::aminmax(*t);
     const int64_t low = mn.item<int64_t>(), high = mx.item<int64_t>();
@@ -108,8 +114,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_fixed_impl(
                        static_cast<int32_t>(kDecayOne - dv), static_cast<int32_t>(vth_mant << kActivationShift),
                        static_cast<int32_t>(refractory), reset == "subtract"};
   if (a.N > 0) {
-#ifdef SPIKEOPS_WITH_CUDA
-    if (a_in.is_cuda()) {
+#ifdef SPIKEOPS_CUDA_KERNELS
+    if (uses_cuda_kernels(a_in)) {
       run_fixed_lif_cuda(a, a_in);
       return {spikes, u_out, v_out, r_out, u_seq, v_seq};
     }
@@ -122,17 +128,17 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_fixed_impl(
 
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(spikeops, m) {
+SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
   m.def(
       "lif_fixed(Tensor a_in, int du, int dv, int vth_mant, Tensor? bias_mant, int bias_exp, int refractory, "
       "str reset, bool du_plus_one, Tensor? u0, Tensor? v0, Tensor? r0, bool return_states) -> "
       "(Tensor spikes, Tensor u, Tensor v, Tensor r, Tensor u_seq, Tensor v_seq)");
 }
 
-TORCH_LIBRARY_IMPL(spikeops, CPU, m) { m.impl("lif_fixed", &lif_fixed_impl); }
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) { m.impl("lif_fixed", &lif_fixed_impl); }
 
 #ifdef SPIKEOPS_WITH_CUDA
-TORCH_LIBRARY_IMPL(spikeops, CUDA, m) { m.impl("lif_fixed", &lif_fixed_impl); }
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CUDA, m) { m.impl("lif_fixed", &lif_fixed_impl); }
 #endif
 
 }  // namespace spikeops

@@ -11,7 +11,36 @@
 #include "spikeops/fixed_point.h"
 #include "spikeops/lif.h"
 
+// The op library: torch.ops.spikeops. The emulated-CUDA test build
+// (SPIKEOPS_EMULATED_CUDA, spikeops._emulated_cuda) compiles the same glue into
+// torch.ops.spikeops_emulated_cuda, whose ops take CPU tensors and run the CUDA
+// kernels on the host. Both builds have CUDA kernels (SPIKEOPS_CUDA_KERNELS).
+#if defined(SPIKEOPS_EMULATED_CUDA)
+#define SPIKEOPS_OPS spikeops_emulated_cuda
+#define SPIKEOPS_CUDA_KERNELS 1
+#else
+#define SPIKEOPS_OPS spikeops
+#if defined(SPIKEOPS_WITH_CUDA)
+#define SPIKEOPS_CUDA_KERNELS 1
+#endif
+#endif
+// TORCH_LIBRARY* paste their namespace argument unexpanded; these expand it first.
+#define SPIKEOPS_LIBRARY(ns, m) TORCH_LIBRARY(ns, m)
+#define SPIKEOPS_LIBRARY_FRAGMENT(ns, m) TORCH_LIBRARY_FRAGMENT(ns, m)
+#define SPIKEOPS_LIBRARY_IMPL(ns, key, m) TORCH_LIBRARY_IMPL(ns, key, m)
+
 namespace spikeops {
+
+// Whether t's data goes to the CUDA kernels: CUDA tensors, and every tensor in
+// the emulated-CUDA build.
+inline bool uses_cuda_kernels(const at::Tensor& t) {
+#if defined(SPIKEOPS_EMULATED_CUDA)
+  (void)t;
+  return true;
+#else
+  return t.is_cuda();
+#endif
+}
 
 // Absent optional tensors are undefined or empty. Parameters are prepared by
 // the glue: a CPU tensor of one element (read on the host), or a device tensor
@@ -39,13 +68,13 @@ inline cpu::Isa current_isa() {
 // bfloat16 (and float64 where cuda_double) on CUDA.
 inline void check_kernel_dtype(const at::Tensor& x, const char* name, bool cuda_double) {
   const auto dtype = x.scalar_type();
-  if (x.device().is_cpu()) {
+  if (x.device().is_cpu() && !uses_cuda_kernels(x)) {
     TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, name, " must be float32 or float64 on CPU, got ",
                 dtype);
     return;
   }
-#ifdef SPIKEOPS_WITH_CUDA
-  if (x.device().is_cuda()) {
+#ifdef SPIKEOPS_CUDA_KERNELS
+  if (uses_cuda_kernels(x)) {
     const bool ok = dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16 ||
                     (cuda_double && dtype == at::kDouble);
     TORCH_CHECK(ok, name, " must be float32, ", cuda_double ? "float64, " : "", "float16 or bfloat16 on CUDA, got ",
@@ -123,7 +152,7 @@ LifBackwardArgs<S, F> backward_args(const BackwardTensors& t, const LifConfig& c
   return a;
 }
 
-#ifdef SPIKEOPS_WITH_CUDA
+#ifdef SPIKEOPS_CUDA_KERNELS
 // Defined in ops_cuda.cpp: launch the CUDA kernels on the current stream.
 void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init);
 void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init);

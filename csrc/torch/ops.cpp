@@ -159,8 +159,8 @@ Kernel<LifBackwardArgs<S>> backward_kernel() {
 }
 
 void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
-#ifdef SPIKEOPS_WITH_CUDA
-  if (t.x.is_cuda()) return run_forward_cuda(t, cfg, age_init);
+#ifdef SPIKEOPS_CUDA_KERNELS
+  if (uses_cuda_kernels(t.x)) return run_forward_cuda(t, cfg, age_init);
 #endif
   AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "lif_forward", [&] {
     LifForwardArgs<scalar_t> a = forward_args<scalar_t, scalar_t>(t, cfg, age_init);
@@ -170,8 +170,8 @@ void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init
 }
 
 void run_backward(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init) {
-#ifdef SPIKEOPS_WITH_CUDA
-  if (t.saved_h.is_cuda()) return run_backward_cuda(t, cfg, age_init);
+#ifdef SPIKEOPS_CUDA_KERNELS
+  if (uses_cuda_kernels(t.saved_h)) return run_backward_cuda(t, cfg, age_init);
 #endif
   AT_DISPATCH_FLOATING_TYPES(t.saved_h.scalar_type(), "lif_backward", [&] {
     LifBackwardArgs<scalar_t> a = backward_args<scalar_t, scalar_t>(t, cfg, age_init);
@@ -326,7 +326,7 @@ void lif_backward_out_impl(const Tensor& grad_spikes, const Tensor& saved_h, con
 
 }  // namespace
 
-TORCH_LIBRARY(spikeops, m) {
+SPIKEOPS_LIBRARY(SPIKEOPS_OPS, m) {
   m.def(
       "lif_forward(Tensor x, Tensor? v0, Tensor? r0, Tensor? a0, Tensor alpha, Tensor gamma, Tensor theta, "
       "int reset, float v_reset, int refractory, bool deferred_reset, bool detach_reset, int surrogate, "
@@ -351,7 +351,7 @@ TORCH_LIBRARY(spikeops, m) {
 
 // One implementation per op serves every device: the checks and allocation are
 // shared, run_forward / run_backward pick the kernels.
-TORCH_LIBRARY_IMPL(spikeops, CPU, m) {
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
   m.impl("lif_forward", &lif_forward_impl);
   m.impl("lif_backward", &lif_backward_impl);
   m.impl("lif_forward_out", &lif_forward_out_impl);
@@ -359,7 +359,7 @@ TORCH_LIBRARY_IMPL(spikeops, CPU, m) {
 }
 
 #ifdef SPIKEOPS_WITH_CUDA
-TORCH_LIBRARY_IMPL(spikeops, CUDA, m) {
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CUDA, m) {
   m.impl("lif_forward", &lif_forward_impl);
   m.impl("lif_backward", &lif_backward_impl);
   m.impl("lif_forward_out", &lif_forward_out_impl);
