@@ -1,9 +1,13 @@
 # make demo      set up, build, run the main job (python -m spikeops demo)
 # make bench     the CPU benchmark (python -m spikeops bench)
 # make test      set up, build, run the test suite
+# make test-sanitize  the CPU kernels and the emulated CUDA kernels built with
+#                ASan + UBSan (float-cast-overflow included), and their tests
 # make test-gpu  on a machine with an NVIDIA GPU, a CUDA torch and nvcc: build
 #                with the CUDA kernels required, run every test (CUDA ones
 #                included) and the CUDA benchmark
+# make gpu-wheels  where the package registry is reachable: the peer libraries' wheels for the GPU machine
+# make gpu-check   on the GPU machine (no network): build, CUDA tests, memcheck, benchmark, in one short run
 # Set-up reuses a torch the Python already has (e.g. a CUDA build); otherwise it
 # installs $(TORCH), by default the CPU build torch==2.13.0.
 PYTHON ?= python3
@@ -23,7 +27,7 @@ MISSING = $(PY) -c "import importlib.util as u, shutil, sys; \
                  if (shutil.which(m[1:]) if m[0] == '@' else u.find_spec(m)) is None))"
 SOURCES := $(shell find csrc include spikeops -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.py' \)) CMakeLists.txt pyproject.toml
 
-.PHONY: setup build demo test test-gpu bench info clean
+.PHONY: setup build demo test test-sanitize test-gpu bench info clean gpu-wheels gpu-check
 
 $(VENV)/.ready:
 	@if $(PYTHON) -c "import torch" 2>/dev/null; then \
@@ -57,6 +61,24 @@ test: build
 	$(PY) -m spikeops info
 	$(PY) -m pytest -q tests
 
+# The sanitizer build is installed (not editable) into $(SANITIZE_SITE); the tests
+# import it from there (tests/conftest.py, SPIKEOPS_TEST_SITE) with libasan preloaded
+# (and libstdc++, whose exceptions ASan intercepts). The kernel tests run, less two
+# slow ones that exercise no kernel code the others do not (an optimiser fit, torch.compile).
+SANITIZE_SITE := build/sanitize/site
+SANITIZE_TESTS := tests/sanitizer_checks.py tests/test_emulated_cuda.py tests/test_lif_parity.py tests/test_ops.py \
+  tests/test_elementwise_neurons.py tests/test_fixed_point.py tests/test_saved_16bit.py tests/test_validation.py \
+  --deselect tests/test_elementwise_neurons.py::test_fs_fit_quality_targets \
+  --deselect tests/test_ops.py::test_torch_compile_fullgraph_matches_eager
+test-sanitize: setup
+	$(PY) -m pip install -q --no-build-isolation --no-deps --upgrade --target $(SANITIZE_SITE) \
+	  -C build-dir=build/sanitize/build -C cmake.build-type=RelWithDebInfo \
+	  -C cmake.define.SPIKEOPS_SANITIZE=ON -C cmake.define.SPIKEOPS_EMULATED_CUDA=ON .
+	LD_PRELOAD="$$($${CXX:-c++} -print-file-name=libasan.so) $$($${CXX:-c++} -print-file-name=libstdc++.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  SPIKEOPS_TEST_SITE=$(SANITIZE_SITE) $(PY) -m pytest -q -p no:cacheprovider --capture=sys --durations=10 \
+	  $(SANITIZE_TESTS)
+
 test-gpu: setup
 	$(PY) -m pip install -q --no-build-isolation --no-deps -C cmake.define.SPIKEOPS_CUDA=ON -e .
 	rm -f $(VENV)/.built
@@ -66,3 +88,17 @@ test-gpu: setup
 
 clean:
 	rm -rf build $(VENV)
+
+# Wheels (CPython 3.12, x86-64 Linux, pure Python) of the peer libraries for a GPU
+# machine without network access; scripts/gpu_wheels.py says which and why.
+WHEELS ?= gpu-wheels
+gpu-wheels: setup
+	$(PY) scripts/gpu_wheels.py --dest $(WHEELS)
+
+# The GPU machine's check with its own python3 (no venv: that would lose its CUDA
+# torch): wheels installed offline, build, CUDA tests, memcheck, benchmark, register
+# counts; summary.md in $(GPU_CHECK_OUT). On a CPU machine a rehearsal.
+GPU_PYTHON ?= python3
+GPU_CHECK_OUT ?= bench/results/gpu-$(shell date +%Y-%m-%d)
+gpu-check:
+	$(GPU_PYTHON) scripts/gpu_check.py --out $(GPU_CHECK_OUT) --wheels $(WHEELS)

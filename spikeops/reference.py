@@ -113,12 +113,15 @@ def round_saved_h(h: torch.Tensor, theta, dtype: torch.dtype) -> torch.Tensor:
 
     Rounded to nearest in ``dtype``, except where rounding carried it across the threshold: the
     backward pass recomputes each spike as ``saved > theta``, so there the neighbouring value on
-    h's side (one ulp away) is kept instead. Returns the saved values as float32."""
+    h's side (one ulp away) is kept instead. A finite h beyond the type's range saturates to its
+    largest finite value; -inf (a refractory step) stays. Returns the saved values as float32."""
     if dtype not in (torch.float16, torch.bfloat16):
         raise ValueError(f"dtype must be torch.float16 or torch.bfloat16, got {dtype}")
     theta = torch.as_tensor(theta, dtype=torch.float32, device=h.device)
     h = h.float()
     rounded = h.to(dtype)
+    saturated = torch.full_like(h, torch.finfo(dtype).max).copysign(h).to(dtype)
+    rounded = torch.where(rounded.isinf() & h.isfinite(), saturated, rounded)
     fired = h > theta
     wrong = fired != (rounded.float() > theta)
     bits = rounded.view(torch.int16).to(torch.int32) & 0xFFFF

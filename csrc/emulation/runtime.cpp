@@ -19,9 +19,11 @@
 namespace spikeops::cuda::emulation {
 namespace {
 
-// Room for a kernel thread's frames at -O0 with sanitizer redzones; mapped
-// lazily, so untouched pages cost nothing.
-constexpr size_t kStackBytes = 512 << 10;
+// Room for a kernel thread's frames with sanitizer redzones (a few KiB at
+// most), above a guard page. Kept small: AddressSanitizer clears a stack's
+// shadow on every switch to it.
+constexpr size_t kStackBytes = 64 << 10;
+constexpr size_t kGuardBytes = 4 << 10;
 
 enum class Wait { Running, Block, Warp, Done };
 
@@ -29,6 +31,7 @@ struct Fiber {
   ucontext_t ctx;
   void* stack = nullptr;
   Wait wait = Wait::Running;
+  unsigned barriers = 0;  // __syncthreads() passed
   ThreadCoords coords;
 };
 
@@ -45,12 +48,13 @@ void* take_stack() {
       return s;
     }
   }
-  void* s = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (s == MAP_FAILED) {
+  char* s = static_cast<char*>(
+      mmap(nullptr, kGuardBytes + kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (s == MAP_FAILED || mprotect(s, kGuardBytes, PROT_NONE) != 0) {
     std::fprintf(stderr, "spikeops CUDA emulation: cannot map a fiber stack\n");
     std::abort();
   }
-  return s;
+  return s + kGuardBytes;  // an overflowing stack faults on the guard page
 }
 
 void give_stack(void* s) {
@@ -172,8 +176,11 @@ bool BlockRunner::release_waiting() {
     if (fibers_[i].wait != Wait::Block) return false;
     any = true;
   }
-  for (unsigned i = 0; i < count_; ++i)
-    if (fibers_[i].wait == Wait::Block) fibers_[i].wait = Wait::Running;
+  for (unsigned i = 0; i < count_; ++i) {
+    if (fibers_[i].wait != Wait::Block) continue;
+    fibers_[i].wait = Wait::Running;
+    ++fibers_[i].barriers;
+  }
   return any;
 }
 
@@ -191,6 +198,7 @@ bool BlockRunner::run(uint3 block_idx, dim3 grid, dim3 block) {
     f.coords = ThreadCoords{uint3{i % block.x, (i / block.x) % block.y, i / (block.x * block.y)}, block_idx, block,
                             grid};
     f.wait = Wait::Running;
+    f.barriers = 0;
     f.ctx = start;
     f.ctx.uc_stack.ss_sp = f.stack;
     f.ctx.uc_stack.ss_size = kStackBytes;
@@ -203,7 +211,13 @@ bool BlockRunner::run(uint3 block_idx, dim3 grid, dim3 block) {
     if (error_ != nullptr) return false;
     const bool finished = std::all_of(fibers_.begin(), fibers_.begin() + count_,
                                       [](const Fiber& f) { return f.wait == Wait::Done; });
-    if (finished) return true;
+    if (finished) {
+      // CUDA requires every thread of a block to reach each __syncthreads().
+      const bool uniform = std::all_of(fibers_.begin(), fibers_.begin() + count_,
+                                       [&](const Fiber& f) { return f.barriers == fibers_[0].barriers; });
+      if (!uniform) error_ = "threads of a block passed different numbers of __syncthreads() (divergent barrier)";
+      return uniform;
+    }
     if (!release_waiting()) {
       error_ = "deadlock: threads of a block wait at different barriers (__syncthreads in divergent code?)";
       return false;

@@ -1,0 +1,352 @@
+"""The CUDA kernels, run on the CPU by the emulation, against the CPU kernels.
+
+spikeops._emulated_cuda compiles csrc/cuda/*.cu unchanged with the host compiler and runs
+them over the grid their launchers choose (csrc/emulation/cuda_emulation.h: every CUDA
+thread a fiber, real __syncthreads and warp-shuffle semantics). Its ops,
+torch.ops.spikeops_emulated_cuda.*, are the glue of torch.ops.spikeops with CPU tensors
+going to the CUDA launchers. So the code a GPU runs (thread bodies, grid sizes, the choice
+between the 4-neuron vector kernel and the 1-neuron kernel, pack loads and stores, 16-bit
+conversions, the saved-h encoding, integer stores, tails, the FS block reduction) runs here.
+
+What is bit-identical, and why:
+- float32 (every op) and int32 (fixed point): the same IEEE operations from include/spikeops/,
+  compiled without FMA contraction (nvcc --fmad=false, here -ffp-contract=off).
+- float16/bfloat16: the kernels compute in float32 and round what they store; the CPU float32
+  kernels on the upcast inputs, rounded the same way (round to nearest even;
+  spikeops.reference.round_saved_h for the saved membrane), give the same bits.
+- float64 soft-LIF and FS: equal to the CPU here, where both call the host's libm exp/log; a
+  GPU's libdevice may differ in the last bit (tests/test_cuda.py compares with a tolerance).
+- FS coefficient gradients are sums in the device's reduction order (per thread, then warp
+  shuffles, then warps in order), not the CPU's: compared with a tolerance.
+"""
+import itertools
+import os
+import pathlib
+import shutil
+
+import pytest
+import torch
+
+from spikeops import reference as R
+from test_lif_parity import CASES, SURROGATES
+from test_ops import SCALARS
+
+
+def cuda_headers_present():
+    nvcc = shutil.which("nvcc")
+    homes = [os.environ.get("CUDA_HOME"), str(pathlib.Path(nvcc).resolve().parents[1]) if nvcc else None,
+             "/usr/local/cuda"]
+    return any(h and (pathlib.Path(h) / "include" / "cuda_fp16.h").is_file() for h in homes)
+
+
+try:
+    import spikeops._emulated_cuda as emulated
+except ImportError:
+    if cuda_headers_present():  # the build should have made it: a failure, not a skip
+        raise
+    pytest.skip("spikeops._emulated_cuda is built only where CUDA's headers exist", allow_module_level=True)
+EMU = torch.ops.spikeops_emulated_cuda
+CPU = torch.ops.spikeops
+SIZES = [1, 3, 4, 5, 1031, 4096, 65537]
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+
+
+def placed(t, offset):
+    """t's values in a buffer `offset` elements past an aligned allocation (offset 1 defeats the vector kernels)."""
+    if offset == 0:
+        return t.clone()
+    storage = torch.empty(t.numel() + offset, dtype=t.dtype)
+    out = storage[offset:].view(t.shape)
+    out.copy_(t)
+    return out
+
+
+def lif_config(**overrides):
+    c = dict(SCALARS, **overrides)
+    return [c[k] for k in ("reset", "v_reset", "refractory", "deferred_reset", "detach_reset", "surrogate",
+                           "sg_height", "sg_width")]
+
+
+def lif_forward(ops, x, state, params, cfg, track_age, return_ages):
+    v0, r0, a0 = state
+    return ops.lif_forward(x, v0, r0, a0, *params, *cfg, track_age, 1000, return_ages, True)
+
+
+def lif_backward(ops, g_s, g_v, saved_h, saved_age, x, state, params, cfg):
+    v0, _, a0 = state
+    return ops.lif_backward(g_s, g_v, saved_h, saved_age, x, v0, a0, *params, *cfg, 1000, True, True, True, True)
+
+
+def make_inputs(T, N, per_neuron, refractory, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(T, N, generator=gen) * 1.2 + 0.45
+    if per_neuron:
+        params = (torch.rand(N, generator=gen) * 0.6 + 0.4, torch.rand(N, generator=gen) * 0.5 + 0.75,
+                  torch.rand(N, generator=gen) * 0.8 + 0.6)
+    else:
+        params = (torch.tensor(0.8), torch.tensor(0.9), torch.tensor(1.1))
+    state = (torch.randn(N, generator=gen) * 0.5,
+             torch.randint(0, refractory + 1, (N,), generator=gen, dtype=torch.int32),
+             torch.randint(0, 5, (N,), generator=gen, dtype=torch.int32))
+    g_s, g_v = torch.randn(T, N, generator=gen), torch.randn(N, generator=gen)
+    return x, params, state, g_s, g_v
+
+
+def check_lif(T, N, dtype, cfg, per_neuron=True, refractory=0, track_age=True, return_ages=True, offset=0):
+    """Forward and backward of the emulated CUDA kernels equal the CPU kernels (16-bit: rounded as stored)."""
+    x, params, state, g_s, g_v = make_inputs(T, N, per_neuron, refractory)
+    stdb = cfg[5] == 5
+    return_ages = return_ages and track_age
+    x16, g16 = x.to(dtype), g_s.to(dtype)
+    got = lif_forward(EMU, placed(x16, offset), state, params, cfg, track_age, return_ages)
+    want = lif_forward(CPU, x16.float(), state, params, cfg, track_age, return_ages)
+    spikes, v, r, age, ages, saved_h, saved_age = got
+    assert spikes.dtype == dtype and saved_h.dtype == dtype and v.dtype == torch.float32
+    assert torch.equal(spikes.float(), want[0])
+    for a, b in zip(got[1:5], want[1:5]):  # v, refractory count, age, ages
+        assert torch.equal(a, b)
+    want_h = want[5] if dtype == torch.float32 else R.round_saved_h(want[5], params[2], dtype)
+    assert torch.equal(saved_h.float(), want_h)
+    assert torch.equal(saved_age, want[6])
+    assert saved_age.numel() == (T * N if stdb else 0)
+
+    grads = lif_backward(EMU, placed(g16, offset), g_v, saved_h, saved_age, placed(x16, offset), state, params, cfg)
+    want_grads = lif_backward(CPU, g16.float(), g_v, want_h, want[6], x16.float(), state, params, cfg)
+    assert grads[0].dtype == dtype
+    assert torch.equal(grads[0], want_grads[0].to(dtype))
+    for a, b in zip(grads[1:], want_grads[1:]):  # v0, decay, gain, threshold: float32 per neuron
+        assert a.dtype == torch.float32 and torch.equal(a, b)
+
+
+# ---------------------------------------------------------------- LIF
+
+@pytest.mark.parametrize("reset,sg_index,refractory,deferred,detach", CASES)
+@pytest.mark.parametrize("N", [1031, 1032])  # one neuron per thread / four
+def test_lif_every_mode_float32(reset, sg_index, refractory, deferred, detach, N):
+    sg = SURROGATES[sg_index]
+    reset_code = ["subtract", "zero", "none"].index(reset)
+    width = sg.width if sg.width is not None else 0.0
+    cfg = lif_config(reset=reset_code, v_reset=-0.2 if reset == "zero" else 0.1, refractory=refractory,
+                     deferred_reset=deferred, detach_reset=detach, surrogate=sg.kind, sg_height=sg.height,
+                     sg_width=width)
+    check_lif(9, N, torch.float32, cfg, refractory=refractory)
+
+
+CONFIGS = {
+    "subtract-atan": (lif_config(), 0),
+    "zero-refractory-sigmoid": (lif_config(reset=1, v_reset=-0.1, refractory=2, surrogate=2, sg_width=4.0), 2),
+    "deferred-fast_sigmoid": (lif_config(deferred_reset=True, surrogate=1, sg_width=25.0), 0),
+    "none-detach-triangle": (lif_config(reset=2, detach_reset=True, surrogate=3, sg_height=0.3, sg_width=0.0), 0),
+    "stdb": (lif_config(surrogate=5, sg_height=0.3, sg_width=0.01), 1),
+}
+
+
+@pytest.mark.parametrize("N", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("offset", [0, 1])
+def test_lif_sizes_dtypes_and_alignment(N, dtype, config, offset):
+    cfg, refractory = CONFIGS[config]
+    T = 3 if N > 5000 else 7
+    check_lif(T, N, dtype, cfg, per_neuron=N % 2 == 1, refractory=refractory, offset=offset)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_lif_without_age_tracking(dtype):
+    check_lif(6, 1031, dtype, lif_config(reset=1), track_age=False)
+    check_lif(6, 1032, dtype, lif_config(refractory=1), refractory=1, track_age=False)
+
+
+def test_long_run_with_scalar_parameters():
+    check_lif(200, 37, torch.float32, lif_config(surrogate=5, sg_height=0.3, sg_width=0.01), per_neuron=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("N", [4096, 4097])
+def test_out_variants(dtype, N):
+    T = 5
+    x, params, state, g_s, _ = make_inputs(T, N, True, 0)
+    x = x.to(dtype)
+    cfg = (0, 0.0, False)
+
+    def run(ops, x_in):
+        spikes, saved_h = torch.empty_like(x_in), torch.empty_like(x_in)
+        v = torch.empty(N, dtype=torch.float32)
+        ops.lif_forward_out(x_in, state[0], *params, *cfg, spikes, v, saved_h)
+        grad_x = torch.empty_like(x_in)
+        ops.lif_backward_out(g_s.to(x_in.dtype), saved_h, *params, 0, 0.0, False, False, 0, 1.0, 2.0, grad_x)
+        return spikes, v, saved_h, grad_x
+
+    got = run(EMU, x)
+    want = run(CPU, x.float())
+    assert torch.equal(got[0].float(), want[0]) and torch.equal(got[1], want[1])
+    want_h = want[2] if dtype == torch.float32 else R.round_saved_h(want[2], params[2], dtype)
+    assert torch.equal(got[2].float(), want_h)
+    if dtype == torch.float32:
+        assert torch.equal(got[3], want[3])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_saved_h_beyond_the_16bit_range_saturates(dtype):
+    """A membrane past float16's largest value (65504) is saved as that value, not inf: the gradients stay
+    finite and equal the float32 kernels' on the saturated membrane."""
+    T, N = 6, 8
+    x = torch.full((T, N), 6.0e4)
+    x[:, 1::2] = -6.0e4
+    x[2, 2] = 3.0  # a neuron below range at one step
+    theta = torch.full((N,), 1.0)
+    params = (torch.tensor(0.9), torch.tensor(1.0), theta)
+    cfg = lif_config(reset=2)  # no reset: the membrane keeps growing
+    state = (None, None, None)
+    got = lif_forward(EMU, x.to(dtype), state, params, cfg, False, False)
+    want = lif_forward(CPU, x.to(dtype).float(), state, params, cfg, False, False)
+    saved = got[5].float()
+    assert saved.isfinite().all()
+    if dtype == torch.float16:
+        assert (want[5].abs() > 65504).any() and saved.abs().max() == 65504
+    assert torch.equal(saved, R.round_saved_h(want[5], theta, dtype))
+    assert torch.equal(saved > theta, want[5] > theta)
+    g = torch.randn(T, N)
+    grads = lif_backward(EMU, g.to(dtype), None, got[5], got[6], x.to(dtype), state, params, cfg)
+    want_grads = lif_backward(CPU, g.to(dtype).float(), None, saved, want[6], x.to(dtype).float(), state, params, cfg)
+    assert all(t.float().isfinite().all() for t in grads)
+    assert torch.equal(grads[0], want_grads[0].to(dtype))
+    for a, b in zip(grads[1:], want_grads[1:]):
+        assert torch.equal(a, b)
+
+
+def test_subtract_reset_at_the_last_neuron():
+    """The expectation of tests/test_cuda.py's 2^31-element test on a small N: decay 0.5, input 3 at the last
+    step of the last neuron fires once and leaves 3 - 1 = 2 after the subtract reset."""
+    for dtype in DTYPES:
+        x = torch.zeros(2, 1031, dtype=dtype)
+        x[1, -1] = 3.0
+        spikes, v = EMU.lif_forward(x, None, None, None, torch.tensor(0.5), torch.tensor(1.0), torch.tensor(1.0),
+                                    *lif_config(), False, 0, False, False)[:2]
+        assert spikes[1, -1].item() == 1.0 and spikes.float().sum().item() == 1.0
+        assert v[-1].item() == 2.0 and v[-2].item() == 0.0
+
+
+# ---------------------------------------------------------------- soft-LIF
+
+SOFT_LIF = (0.02, 0.002, 0.02, 1.0, 0.063)
+
+
+@pytest.mark.parametrize("N", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES + [torch.float64], ids=str)
+def test_soft_lif(N, dtype):
+    x = torch.randn(N, generator=torch.Generator().manual_seed(N)) * 2
+    x[: N // 3] *= 40  # the far tail of the softplus
+    g = torch.randn(N)
+    xd, gd = x.to(dtype), g.to(dtype)
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    got = EMU.soft_lif(xd, *SOFT_LIF)
+    want = CPU.soft_lif(xd.to(compute), *SOFT_LIF).to(dtype)
+    assert got.dtype == dtype and torch.equal(got, want)
+    got_g = EMU.soft_lif_backward(gd, xd, *SOFT_LIF)
+    want_g = CPU.soft_lif_backward(gd.to(compute), xd.to(compute), *SOFT_LIF).to(dtype)
+    assert torch.equal(got_g, want_g)
+
+
+# ---------------------------------------------------------------- FS neuron
+
+def fs_coefficients(K, dtype, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.rand(K, generator=gen, dtype=torch.float64) + 0.1
+    d = torch.rand(K, generator=gen, dtype=torch.float64)
+    th = torch.rand(K, generator=gen, dtype=torch.float64) * 2 - 0.5
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    return h.to(compute), d.to(compute), th.to(compute)
+
+
+# Every size with K = 12; K = 1 and 64 (the largest) on two sizes.
+FS_CASES = [(N, 12) for N in SIZES] + [(N, K) for K in (1, 64) for N in (5, 4097)]
+
+
+@pytest.mark.parametrize("N,K", FS_CASES)
+@pytest.mark.parametrize("dtype", DTYPES + [torch.float64], ids=str)
+def test_fs_neuron(N, K, dtype):
+    gen = torch.Generator().manual_seed(K * 100003 + N)
+    x, g = (torch.randn(N, generator=gen) * 2).to(dtype), torch.randn(N, generator=gen).to(dtype)
+    h, d, th = fs_coefficients(K, dtype)
+    compute = h.dtype
+    sg = (1, 1.0, 25.0)  # fast sigmoid
+    out, spikes = EMU.fs_neuron(x, h, d, th, *sg, True)
+    want_out, want_spikes = CPU.fs_neuron(x.to(compute), h, d, th, *sg, True)
+    assert out.dtype == dtype and torch.equal(out, want_out.to(dtype)) and torch.equal(spikes, want_spikes)
+
+    gx, gh, gd, gt = EMU.fs_neuron_backward(g, x, h, d, th, *sg, True)
+    want = CPU.fs_neuron_backward(g.to(compute), x.to(compute), h, d, th, *sg, True)
+    assert gx.dtype == dtype and torch.equal(gx, want[0].to(dtype))
+    tol = dict(rtol=1e-12, atol=1e-12) if compute == torch.float64 else dict(rtol=2e-5, atol=2e-5 * N ** 0.5)
+    for a, b in zip((gh, gd, gt), want[1:]):
+        torch.testing.assert_close(a, b, **tol)
+    gx_only = EMU.fs_neuron_backward(g, x, h, d, th, *sg, False)[0]
+    assert torch.equal(gx_only, gx)
+    again = EMU.fs_neuron_backward(g, x, h, d, th, *sg, True)
+    assert all(torch.equal(a, b) for a, b in zip(again, (gx, gh, gd, gt)))  # deterministic
+
+
+# ---------------------------------------------------------------- fixed point
+
+def fixed_case(N, refractory, seed):
+    gen = torch.Generator().manual_seed(seed)
+    T = 4 if N > 5000 else 9
+    a_in = torch.randint(-300, 900, (T, N), generator=gen, dtype=torch.int32)
+    a_in[:, ::3] = torch.randint(-2 ** 31, 2 ** 31, (T, (N + 2) // 3), generator=gen, dtype=torch.int64).int()
+    u0 = torch.randint(-5000, 5000, (N,), generator=gen, dtype=torch.int32)
+    v0 = torch.randint(-5000, 5000, (N,), generator=gen, dtype=torch.int32)
+    r0 = torch.randint(0, refractory + 1, (N,), generator=gen, dtype=torch.int32)
+    bias = torch.randint(-4000, 4000, (N,), generator=gen, dtype=torch.int32)
+    return a_in, u0, v0, r0, bias
+
+
+@pytest.mark.parametrize("N", SIZES)
+@pytest.mark.parametrize("reset,refractory,with_state", [("zero", 0, False), ("subtract", 2, True),
+                                                        ("zero", 3, True)])
+def test_lif_fixed(N, reset, refractory, with_state):
+    a_in, u0, v0, r0, bias = fixed_case(N, refractory, N + refractory)
+    state = (u0, v0, r0) if with_state else (None, None, None)
+    args = (a_in, 1200, 300, 200, bias if with_state else None, 3, refractory, reset, with_state, *state, True)
+    got, want = EMU.lif_fixed(*args), CPU.lif_fixed(*args)
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+
+
+def test_lif_fixed_saturates_out_of_range_state_on_cuda():
+    """The CUDA path never reads device memory to check ranges (a sync): it saturates instead."""
+    a_in, u0, v0, r0, bias = fixed_case(1031, 2, 7)
+    big = 2 ** 23
+    u0[:5] = big + 10
+    v0[5:10] = -big - 10
+    r0[10:15] = 99
+    bias[15:20] = 2 ** 14
+    args = lambda b, u, v, r: (a_in, 1200, 300, 200, b, 3, 2, "subtract", False, u, v, r, True)  # noqa: E731
+    got = EMU.lif_fixed(*args(bias, u0, v0, r0))
+    with pytest.raises(RuntimeError, match="values must lie in"):
+        CPU.lif_fixed(*args(bias, u0, v0, r0))
+    want = CPU.lif_fixed(*args(bias.clamp(-4096, 4095), u0.clamp(-big, big - 1), v0.clamp(-big + 1, big - 1),
+                               r0.clamp(0, 2)))
+    assert not torch.equal(got[0], CPU.lif_fixed(*args(bias.clamp(-4096, 4095), u0.clamp(-big, big - 1),
+                                                       v0.clamp(-big + 1, big - 1), r0.clamp(0, 1)))[0])
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------- the emulation itself
+
+@pytest.mark.parametrize("width", [32, 16, 8])
+def test_warp_shuffles_and_block_barriers(width):
+    blocks, threads = 3, emulated.probe_threads
+    out = torch.tensor(emulated.shuffle_probe(blocks, width)).view(blocks, threads, 4)
+    for b, t in itertools.product(range(blocks), range(threads)):
+        own, lane = 1000 * b + t, t % 32
+        for column, delta in enumerate((1, 5, 16)):
+            want = own + delta if lane % width + delta < width else own
+            assert out[b, t, column].item() == want, (b, t, delta)
+        assert out[b, t, 3].item() == threads * 1000 * b + threads * (threads - 1) // 2
+
+
+def test_divergent_barrier_is_reported():
+    with pytest.raises(RuntimeError, match="emulated kernel failed"):
+        emulated.divergent_barrier()
