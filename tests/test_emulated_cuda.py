@@ -16,8 +16,9 @@ What is bit-identical, and why:
   spikeops.reference.round_saved_h for the saved membrane), give the same bits.
 - float64 soft-LIF and FS: equal to the CPU here, where both call the host's libm exp/log; a
   GPU's libdevice may differ in the last bit (tests/test_cuda.py compares with a tolerance).
-- FS coefficient gradients are sums in the device's reduction order (per thread, then warp
-  shuffles, then warps in order), not the CPU's: compared with a tolerance.
+- FS coefficient gradients are sums in the device's reduction order (per thread over its
+  elements, then per lane over threads l, l + 32, ..., then warp shuffles), not the CPU's:
+  compared with a tolerance.
 """
 import itertools
 import os

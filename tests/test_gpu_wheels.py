@@ -27,8 +27,9 @@ def tail(text, n=30):
 def test_make_target_runs_the_wheels_script():
     if shutil.which("make") is None:
         raise AssertionError("make is not installed")
-    proc = subprocess.run(["make", "-n", "gpu-wheels", "WHEELS=/some/dir"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # under `make test`
+    proc = subprocess.run(["make", "--no-print-directory", "-n", "gpu-wheels", "WHEELS=/some/dir"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().splitlines()[-1].endswith("scripts/gpu_wheels.py --dest /some/dir"), proc.stdout
 
