@@ -3,6 +3,7 @@
 
     python3 scripts/gpu_check.py --out DIR --wheels DIR    # every step below, results in DIR
     python3 scripts/gpu_check.py install-wheels WHEELS TARGET   # only the offline install
+    python3 scripts/gpu_check.py readme DIR                     # README.md's GPU results from DIR
 
 Runs with the Python it is started with (never a new virtual environment): its torch is the
 one the kernels are built against. Steps, each logged with its wall time to stdout and
@@ -27,7 +28,9 @@ DIR/log.txt, each with a timeout, a failure recorded without stopping the rest:
 
 Without a GPU the steps that need one are recorded as skipped, so the same command is a
 rehearsal on a CPU machine. At the end: DIR/summary.md (and printed) and DIR/summary.json;
-the exit status is 1 if any step failed. The whole run keeps to --budget seconds (default
+the exit status is 1 if any step failed. After a run on a GPU, README.md's GPU results
+(between its gpu-check markers) are rewritten from DIR.
+The whole run keeps to --budget seconds (default
 470 with a GPU: under 8 minutes): each step's timeout is its own cap or what is left.
 """
 from __future__ import annotations
@@ -493,6 +496,9 @@ class Check:
             "failed": failed}, indent=2) + "\n")
         self.say("")
         self.say(md)
+        if self.gpu:
+            update_readme(self.out)
+            self.say(f"README.md: GPU results updated from {self.out}")
         self.log.close()
         return 1 if failed else 0
 
@@ -528,6 +534,26 @@ class Check:
         return "\n".join(lines)
 
 
+README_BEGIN, README_END = "<!-- gpu-check results: begin -->", "<!-- gpu-check results: end -->"
+
+
+def update_readme(out: Path) -> None:
+    """Puts a GPU run's summary.md and benchmark table (lif_cuda.md) into README.md between the markers,
+    so the README's GPU figures always come from a committed results folder."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    begin, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    rel = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    body = [f"From `make gpu-check` ([{rel}/summary.md]({rel}/summary.md)):", ""]
+    body += (out / "summary.md").read_text().split("\n", 1)[1].strip().splitlines()  # without its title
+    bench = out / "lif_cuda.md"
+    if bench.is_file():
+        body += ["", f"Benchmark ([{rel}/lif_cuda.md]({rel}/lif_cuda.md)):", ""]
+        body += [line.replace("# ", "#### ", 1) if line.startswith("# ") else line
+                 for line in bench.read_text().strip().splitlines()]
+    readme.write_text(text[:begin] + "\n" + "\n".join(body) + "\n" + text[end:])
+
+
 def junit_counts(path) -> dict:
     try:
         root = ET.parse(path).getroot()
@@ -545,6 +571,9 @@ def counts_text(c) -> str:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["readme"]:  # README.md's GPU results from a results folder, again
+        update_readme(Path(argv[1]).resolve())
+        return 0
     if argv[:1] == ["install-wheels"]:
         ap = argparse.ArgumentParser(prog="gpu_check.py install-wheels",
                                      description="install every wheel of WHEELS into TARGET, offline, no dependencies")
