@@ -100,6 +100,9 @@ def check_lif(T, N, dtype, cfg, per_neuron=True, refractory=0, track_age=True, r
     return_ages = return_ages and track_age
     x16, g16 = x.to(dtype), g_s.to(dtype)
     got = lif_forward(EMU, placed(x16, offset), state, params, cfg, track_age, return_ages)
+    vec = 4 if N % 4 == 0 and offset == 0 else 1  # the launcher's choice: 4 neurons per thread where aligned
+    threads = (N + vec - 1) // vec
+    assert emulated.last_launch_blocks() == (threads + emulated.threads_per_block - 1) // emulated.threads_per_block
     want = lif_forward(CPU, x16.float(), state, params, cfg, track_age, return_ages)
     spikes, v, r, age, ages, saved_h, saved_age = got
     assert spikes.dtype == dtype and saved_h.dtype == dtype and v.dtype == torch.float32

@@ -53,6 +53,8 @@ void sync_warp(unsigned mask);
 void* warp_slot(unsigned lane);
 // Runs thread_body once per CUDA thread of every block of the grid.
 cudaError_t run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_body);
+// The number of blocks of the latest launch (tests check which launch path ran).
+unsigned long long last_launch_blocks();
 
 }  // namespace spikeops::cuda::emulation
 

@@ -92,6 +92,8 @@ PYBIND11_MODULE(_emulated_cuda, m) {
   m.doc() = "Test-only: the CUDA kernels run on the host (torch.ops.spikeops_emulated_cuda.*) and emulation probes";
   m.attr("threads_per_block") = c::kThreadsPerBlock;
   m.attr("probe_threads") = c::kProbeThreads;
+  m.def("last_launch_blocks", &spikeops::cuda::emulation::last_launch_blocks,
+        "The number of blocks of the latest emulated kernel launch");
   m.def("shuffle_probe", &c::shuffle_probe, "Per thread: shfl_down at deltas 1, 5, 16 and the block sum");
   m.def("out_of_bounds_read", &c::out_of_bounds_read, "A kernel that reads one element past a buffer");
   m.def("out_of_range_conversion", &c::out_of_range_conversion, "A kernel converting 3e30f to int32");

@@ -3,6 +3,7 @@
 #include <ucontext.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
@@ -103,6 +104,7 @@ class BlockRunner {
 };
 
 thread_local BlockRunner* tls_runner = nullptr;
+std::atomic<unsigned long long> latest_blocks{0};
 // Outside any kernel (host code) there are no coordinates.
 const ThreadCoords kNoCoords{};
 
@@ -246,9 +248,12 @@ void sync_warp(unsigned mask) {
 
 void* warp_slot(unsigned lane) { return tls_runner->warp_slots() + lane; }
 
+unsigned long long last_launch_blocks() { return latest_blocks; }
+
 cudaError_t run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_body) {
   const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
   const unsigned threads = block.x * block.y * block.z;
+  latest_blocks = blocks;
   if (blocks == 0 || threads == 0) return cudaErrorInvalidConfiguration;
   if (threads > 1024) return cudaErrorInvalidConfiguration;
   const unsigned workers = static_cast<unsigned>(
