@@ -25,7 +25,7 @@ PEERS := snntorch==1.0.0=snntorch spikingjelly==2.0.0=spikingjelly norse==1.1.0=
 MISSING = $(PY) -c "import importlib.util as u, shutil, sys; \
   print(' '.join(p for p, m in (d.rsplit('=', 1) for d in sys.argv[1:]) \
                  if (shutil.which(m[1:]) if m[0] == '@' else u.find_spec(m)) is None))"
-SOURCES := $(shell find csrc include spikeops -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.py' \)) CMakeLists.txt pyproject.toml
+SOURCES := $(shell find csrc include spikeops -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.py' \)) CMakeLists.txt pyproject.toml
 
 .PHONY: setup build demo test test-sanitize test-gpu bench info clean gpu-wheels gpu-check
 
