@@ -1,4 +1,4 @@
-"""Throughput of the fixed-point LIF op (SPEC section 8) against the float LIF op and the
+"""Throughput of the fixed-point LIF op (docs/math.md §8) against the float LIF op and the
 memory-bandwidth limit: ``python bench/fixed_point.py [--device cuda] [--repeats N]``.
 
 Minimal traffic of the integer op without state traces: the int32 input read once (4 bytes

@@ -88,7 +88,7 @@ def lif(
 ):
     """Runs LIF neurons over all T steps of ``x`` ([T, *]) in one fused kernel.
 
-    Per step (SPEC section 1): ``h = decay * v + gain * x[t]``; spike where ``h > threshold``;
+    Per step (docs/math.md §1): ``h = decay * v + gain * x[t]``; spike where ``h > threshold``;
     then reset ``subtract`` (v = h - threshold), ``zero`` (v = v_reset) or ``none``.
 
     Args:
@@ -164,7 +164,7 @@ def _check_data(x) -> None:
 
 def soft_lif(x: torch.Tensor, *, tau_rc: float = 0.02, tau_ref: float = 0.002, smoothing: float = 0.02,
              gain: float = 1.0, amplitude: float = 0.063) -> torch.Tensor:
-    """Soft-LIF rate activation (SPEC section 3), element-wise, any shape:
+    """Soft-LIF rate activation (docs/math.md §3), element-wise, any shape:
 
     ``amplitude / (tau_ref + tau_rc * log(1 + 1 / rho(gain * x)))`` with the smoothed rectifier
     ``rho(z) = smoothing * log(1 + exp(z / smoothing))``; x = 0 is the firing threshold (the
@@ -182,7 +182,7 @@ def soft_lif(x: torch.Tensor, *, tau_rc: float = 0.02, tau_ref: float = 0.002, s
 
 def fs_neuron(x: torch.Tensor, h: torch.Tensor, d: torch.Tensor, threshold: torch.Tensor, *,
               surrogate: Union[str, surrogate_mod.Surrogate] = "fast_sigmoid", return_spikes: bool = False):
-    """Few-spikes neuron (SPEC section 6), element-wise, any shape: K steps on v(1) = x,
+    """Few-spikes neuron (docs/math.md §6), element-wise, any shape: K steps on v(1) = x,
 
     ``z(t) = v(t) > threshold(t); out += d(t) z(t); v(t+1) = v(t) - h(t) z(t)``.
 
@@ -213,7 +213,7 @@ class FixedState(NamedTuple):
 def lif_fixed(a_in: torch.Tensor, *, du: int, dv: int, vth_mant: int, bias_mant: Optional[torch.Tensor] = None,
               bias_exp: int = 0, refractory: int = 0, reset: str = "zero", du_plus_one: bool = False,
               state: Optional[FixedState] = None, return_states: bool = False):
-    """The fixed-point (Loihi-style) LIF neuron of SPEC section 8, fused over T, bit-exact on
+    """The fixed-point (Loihi-style) LIF neuron of docs/math.md §8, fused over T, bit-exact on
     every CPU ISA and on CUDA.
 
     ``a_in``: int32 ``[T, ...]`` synaptic input per step. Per step:

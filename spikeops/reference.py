@@ -3,7 +3,7 @@
 A Python loop over time (``unbind``, whose backward is linear in T) with a
 custom autograd Function for the spike: exact Heaviside forward, surrogate
 backward. Autograd then gives BPTT and every parameter gradient. Written from
-SPEC sections 1-2, independently of the kernels; slow by design.
+docs/math.md §1-2, independently of the kernels; slow by design.
 """
 from __future__ import annotations
 
@@ -134,13 +134,13 @@ def round_saved_h(h: torch.Tensor, theta, dtype: torch.dtype) -> torch.Tensor:
 
 
 def soft_lif(x, *, tau_rc=0.02, tau_ref=0.002, smoothing=0.02, gain=1.0, amplitude=0.063):
-    """Soft-LIF rate (SPEC section 3) by its formula; autograd gives the derivative."""
+    """Soft-LIF rate (docs/math.md §3) by its formula; autograd gives the derivative."""
     s = smoothing * torch.nn.functional.softplus(gain * x / smoothing)
     return amplitude / (tau_ref + tau_rc * torch.log1p(1 / s))
 
 
 def fs_neuron(x, h, d, threshold, *, surrogate="fast_sigmoid", return_spikes=False):
-    """The K-step FS neuron (SPEC section 6), a Python loop over its steps."""
+    """The K-step FS neuron (docs/math.md §6), a Python loop over its steps."""
     sg = surrogate_mod.get(surrogate)
     v, out, count = x, torch.zeros_like(x), torch.zeros_like(x)
     for t in range(h.shape[0]):
@@ -153,7 +153,7 @@ def fs_neuron(x, h, d, threshold, *, surrogate="fast_sigmoid", return_spikes=Fal
 
 def lif_fixed(a_in, *, du, dv, vth_mant, bias_mant=None, bias_exp=0, refractory=0, reset="zero",
               du_plus_one=False, state=None):
-    """SPEC section 8 in int64 tensor arithmetic, one step at a time: returns (spikes uint8,
+    """docs/math.md §8 in int64 tensor arithmetic, one step at a time: returns (spikes uint8,
     (u, v, r) int32, u_seq, v_seq) like :func:`spikeops.functional.lif_fixed` with
     ``return_states=True``."""
     a = a_in.to(torch.int64)

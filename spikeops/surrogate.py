@@ -1,4 +1,4 @@
-"""Surrogate derivatives for the spike's Heaviside (SPEC section 2).
+"""Surrogate derivatives for the spike's Heaviside (docs/math.md §2).
 
 The forward pass always fires on the exact Heaviside ``h > threshold``; a
 surrogate only replaces ``ds/dh`` in the backward pass. Each surrogate has a

@@ -1,4 +1,4 @@
-"""The element-wise neuron ops: soft-LIF rate (SPEC section 3) and the FS neuron (section 6)."""
+"""The element-wise neuron ops: soft-LIF rate (docs/math.md §3) and the FS neuron (section 6)."""
 import math
 
 import pytest
@@ -13,7 +13,7 @@ CIFAR = dict(tau_rc=0.05, tau_ref=0.001, smoothing=0.02, gain=0.825, amplitude=0
 
 
 def soft_lif_formula(x, tau_rc, tau_ref, smoothing, gain, amplitude):
-    """SPEC section 3 written out in float64 with an exact softplus (no threshold shortcut)."""
+    """docs/math.md §3 written out in float64 with an exact softplus (no threshold shortcut)."""
     z = gain * x / smoothing
     s = smoothing * (torch.clamp(z, min=0) + torch.log1p(torch.exp(-z.abs())))
     return amplitude / (tau_ref + tau_rc * torch.log1p(1 / s))
@@ -74,7 +74,7 @@ def test_soft_lif_gradient():
     assert torch.autograd.gradcheck(lambda t: F.soft_lif(t, **CIFAR), (x,))
     tail = torch.tensor([-0.7, -5.0, -100.0], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: F.soft_lif(t, **MNIST), (tail,))
-    # analytic derivative of SPEC section 3
+    # analytic derivative of docs/math.md §3
     x = torch.linspace(-0.4, 3, 500, dtype=torch.float64, requires_grad=True)
     (g,) = torch.autograd.grad(F.soft_lif(x, **MNIST).sum(), x)
     xd = x.detach()

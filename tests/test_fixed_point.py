@@ -1,4 +1,4 @@
-"""The fixed-point LIF op (SPEC section 8): bit-exact on every CPU ISA against a plain-Python
+"""The fixed-point LIF op (docs/math.md §8): bit-exact on every CPU ISA against a plain-Python
 integer implementation written from the spec, the torch reference, state hand-over, the
 edge cases of the 24-bit arithmetic, and argument checking."""
 import random
@@ -14,7 +14,7 @@ STATE_MAX = 2 ** 23 - 1
 
 def python_lif_fixed(a_in, du, dv, vth_mant, bias=None, bias_exp=0, refractory=0, reset="zero",
                      du_plus_one=False, state=None):
-    """SPEC section 8 on Python ints, neuron by neuron. a_in: T rows of N ints."""
+    """docs/math.md §8 on Python ints, neuron by neuron. a_in: T rows of N ints."""
     T, N = len(a_in), len(a_in[0])
 
     def decay(y, d):

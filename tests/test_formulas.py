@@ -1,4 +1,4 @@
-"""The kernels against facts stated in SPEC.md, computed by hand here (not by the reference)."""
+"""The kernels against facts stated in docs/math.md, computed by hand here (not by the reference)."""
 import math
 
 import pytest

@@ -1,5 +1,5 @@
-// Torch glue for the element-wise neurons: soft-LIF rate (SPEC section 3) and
-// the FS neuron (SPEC section 6). Schemas, argument checks, allocation and the
+// Torch glue for the element-wise neurons: soft-LIF rate (docs/math.md §3) and
+// the FS neuron (docs/math.md §6). Schemas, argument checks, allocation and the
 // choice of kernel; the math is in include/spikeops/.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -8,27 +8,13 @@
 
 #include <cmath>
 
+#include "cpu_dispatch.h"
 #include "elementwise_glue.h"
-#include "spikeops/cpu.h"
 
 namespace spikeops {
 namespace {
 
 using at::Tensor;
-
-constexpr int64_t kGrain = 1 << 14;  // elements per task below which threads do not pay off
-
-// The float32 vector kernel for the CPU ISA in use, or null where the scalar kernel runs.
-template <class Kernel>
-Kernel vector_kernel(const Tensor& x, Kernel avx2, Kernel avx512) {
-  if (x.scalar_type() != at::kFloat) return nullptr;
-  switch (current_isa()) {
-    case cpu::Isa::AVX512: return avx512;
-    case cpu::Isa::AVX2: return avx2;
-    case cpu::Isa::Scalar: break;
-  }
-  return nullptr;
-}
 
 void check_data(const Tensor& x, const char* name) { check_kernel_dtype(x, name, /*cuda_double=*/true); }
 
@@ -54,17 +40,13 @@ void run_soft_lif(const SoftLifTensors& t) {
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) return run_soft_lif_cuda(t);
 #endif
-  if (const auto kernel = vector_kernel(t.x, cpu::soft_lif_avx2, cpu::soft_lif_avx512)) {
-    const SoftLifArgs<float> a = soft_lif_args<float>(t);
-    at::parallel_for(0, a.n, kGrain, [&](int64_t b, int64_t e) { kernel(a, b, e); });
-    return;
-  }
   AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "soft_lif", [&] {
-    const SoftLifArgs<scalar_t> a = soft_lif_args<scalar_t>(t);
-    at::parallel_for(0, a.n, kGrain, [&](int64_t b, int64_t e) {
-      if (t.grad_out.defined()) cpu::soft_lif_backward(a, b, e);
-      else cpu::soft_lif_forward(a, b, e);
-    });
+    using Args = SoftLifArgs<scalar_t>;
+    // The vector kernels do either pass, by a.grad_out; the scalar ones are two.
+    const CpuKernel<Args> scalar =
+        t.grad_out.defined() ? cpu::soft_lif_backward<scalar_t> : cpu::soft_lif_forward<scalar_t>;
+    const Args a = soft_lif_args<scalar_t>(t);
+    run_cpu(kernels_for<Args>(scalar, cpu::soft_lif_avx2, cpu::soft_lif_avx512), a, a.n, 1, kElementWork);
   });
 }
 
@@ -135,15 +117,12 @@ std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, cons
     return {t.out, t.spikes};
   }
 #endif
-  if (const auto kernel = vector_kernel(t.x, cpu::fs_forward_avx2, cpu::fs_forward_avx512)) {
-    const FsArgs<float, float> a = fs_args<float, float>(t);
-    at::parallel_for(0, a.n, kGrain / a.K + 1, [&](int64_t b, int64_t e) { kernel(a, b, e); });
-  } else {
-    AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron", [&] {
-      const FsArgs<scalar_t, scalar_t> a = fs_args<scalar_t, scalar_t>(t);
-      at::parallel_for(0, a.n, kGrain / a.K + 1, [&](int64_t b, int64_t e) { cpu::fs_forward(a, b, e); });
-    });
-  }
+  AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron", [&] {
+    using Args = FsArgs<scalar_t, scalar_t>;
+    const Args a = fs_args<scalar_t, scalar_t>(t);
+    run_cpu(kernels_for<Args>(cpu::fs_forward<scalar_t>, cpu::fs_forward_avx2, cpu::fs_forward_avx512), a, a.n, 1,
+            kElementWork * a.K);
+  });
   return {t.out, t.spikes};
 }
 
@@ -152,14 +131,11 @@ void run_fs_backward(const FsTensors& t, int64_t blocks) {
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) return run_fs_backward_cuda(t);
 #endif
-  if (const auto vector = vector_kernel(t.x, cpu::fs_backward_avx2, cpu::fs_backward_avx512)) {
-    const FsArgs<float, float> a = fs_args<float, float>(t);
-    at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { vector(a, b, e); });
-    return;
-  }
   AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "fs_neuron_backward", [&] {
-    const FsArgs<scalar_t, scalar_t> a = fs_args<scalar_t, scalar_t>(t);
-    at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t e) { cpu::fs_backward(a, b, e); });
+    using Args = FsArgs<scalar_t, scalar_t>;
+    const Args a = fs_args<scalar_t, scalar_t>(t);  // the kernels take ranges of kFsBlock-element blocks
+    run_cpu(kernels_for<Args>(cpu::fs_backward<scalar_t>, cpu::fs_backward_avx2, cpu::fs_backward_avx512), a,
+            blocks, 1, kElementWork * a.K * kFsBlock);
   });
 }
 

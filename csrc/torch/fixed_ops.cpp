@@ -1,4 +1,4 @@
-// Torch glue for the fixed-point LIF (SPEC section 8): schema, range checks of
+// Torch glue for the fixed-point LIF (docs/math.md §8): schema, range checks of
 // every argument (the chip's bit widths), allocation and the choice of kernel.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -8,16 +8,14 @@
 #include <string>
 #include <tuple>
 
+#include "cpu_dispatch.h"
 #include "lif_glue.h"
-#include "spikeops/cpu.h"
 #include "spikeops/fixed_point.h"
 
 namespace spikeops {
 namespace {
 
 using at::Tensor;
-
-constexpr int64_t kMinWorkPerTask = 1 << 16;  // neuron-steps per task below which threads do not pay off
 
 void check_int32(const Tensor& t, const char* name) {
   TORCH_CHECK(t.scalar_type() == at::kInt, name,
@@ -45,20 +43,6 @@ Tensor neuron_tensor(const c10::optional<Tensor>& t, const Tensor& a_in, const c
     TORCH_CHECK(low >= lo && high <= hi, name, " values must lie in [", lo, ", ", hi, "], got [", low, ", ", high, "]");
   }
   return t->contiguous();
-}
-
-void run_cpu(const FixedLifArgs& a) {
-  void (*kernel)(const FixedLifArgs&, int64_t, int64_t) = cpu::fixed_lif_scalar;
-  switch (current_isa()) {
-    case cpu::Isa::AVX512: kernel = cpu::fixed_lif_avx512; break;
-    case cpu::Isa::AVX2: kernel = cpu::fixed_lif_avx2; break;
-    case cpu::Isa::Scalar: break;
-  }
-  const int64_t blocks = (a.N + cpu::kNeuronBlock - 1) / cpu::kNeuronBlock;
-  const int64_t grain = std::max<int64_t>(1, kMinWorkPerTask / (std::max<int64_t>(a.T, 1) * cpu::kNeuronBlock));
-  at::parallel_for(0, blocks, grain, [&](int64_t b, int64_t e) {
-    kernel(a, b * cpu::kNeuronBlock, std::min(e * cpu::kNeuronBlock, a.N));
-  });
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_fixed_impl(
@@ -121,7 +105,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_fixed_impl(
     }
 #endif
     TORCH_CHECK(a_in.device().is_cpu(), "this spikeops build has no CUDA kernels; a_in is on ", a_in.device());
-    run_cpu(a);
+    run_cpu(CpuKernels<FixedLifArgs>{cpu::fixed_lif_scalar, cpu::fixed_lif_avx2, cpu::fixed_lif_avx512}, a, a.N,
+            cpu::kNeuronBlock, a.T);
   }
   return {spikes, u_out, v_out, r_out, u_seq, v_seq};
 }

@@ -55,15 +55,6 @@ struct BackwardTensors {
   at::Tensor grad_x, grad_v0, grad_alpha, grad_gamma, grad_theta;
 };
 
-// The CPU ISA the kernels use (SPIKEOPS_CPU_ISA or the best supported); a bad choice is a torch error.
-inline cpu::Isa current_isa() {
-  try {
-    return cpu::selected_isa();
-  } catch (const std::runtime_error& e) {
-    TORCH_CHECK(false, e.what());
-  }
-}
-
 // x's device and dtype have kernels: float32/float64 on CPU; float32, float16,
 // bfloat16 (and float64 where cuda_double) on CUDA.
 inline void check_kernel_dtype(const at::Tensor& x, const char* name, bool cuda_double) {

@@ -14,15 +14,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "cpu_dispatch.h"
 #include "lif_glue.h"
-#include "spikeops/cpu.h"
 
 namespace spikeops {
 namespace {
 
 using at::Tensor;
 
-constexpr int64_t kMinWorkPerTask = 1 << 16;  // neuron-steps below which threads do not pay off
 // Outputs larger than this are written with streaming stores: they would not
 // stay in cache anyway (a share of a server's last-level cache).
 constexpr int64_t kStreamOutputBytes = 8 << 20;
@@ -121,43 +120,6 @@ void check_input(const Tensor& x, const char* name) {
   check_kernel_dtype(x, name, /*cuda_double=*/false);
 }
 
-template <class Args>
-void run_parallel(const Args& a, void (*kernel)(const Args&, int64_t, int64_t)) {
-  const int64_t blocks = (a.N + cpu::kNeuronBlock - 1) / cpu::kNeuronBlock;
-  const int64_t grain = std::max<int64_t>(1, kMinWorkPerTask / (std::max<int64_t>(a.T, 1) * cpu::kNeuronBlock));
-  at::parallel_for(0, blocks, grain, [&](int64_t b, int64_t e) {
-    kernel(a, b * cpu::kNeuronBlock, std::min(e * cpu::kNeuronBlock, a.N));
-  });
-}
-
-// float64 always runs the scalar kernel; float32 the ISA chosen at run time.
-template <class Args>
-using Kernel = void (*)(const Args&, int64_t, int64_t);
-
-template <class S>
-Kernel<LifForwardArgs<S>> forward_kernel() {
-  if constexpr (std::is_same_v<S, float>) {
-    switch (current_isa()) {
-      case cpu::Isa::AVX512: return cpu::lif_forward_avx512;
-      case cpu::Isa::AVX2: return cpu::lif_forward_avx2;
-      case cpu::Isa::Scalar: break;
-    }
-  }
-  return cpu::lif_forward_scalar;
-}
-
-template <class S>
-Kernel<LifBackwardArgs<S>> backward_kernel() {
-  if constexpr (std::is_same_v<S, float>) {
-    switch (current_isa()) {
-      case cpu::Isa::AVX512: return cpu::lif_backward_avx512;
-      case cpu::Isa::AVX2: return cpu::lif_backward_avx2;
-      case cpu::Isa::Scalar: break;
-    }
-  }
-  return cpu::lif_backward_scalar;
-}
-
 void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) return run_forward_cuda(t, cfg, age_init);
@@ -165,7 +127,9 @@ void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init
   AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "lif_forward", [&] {
     LifForwardArgs<scalar_t> a = forward_args<scalar_t, scalar_t>(t, cfg, age_init);
     a.stream_outputs = t.x.nbytes() >= kStreamOutputBytes;
-    if (a.N > 0) run_parallel(a, forward_kernel<scalar_t>());
+    run_cpu(kernels_for<LifForwardArgs<scalar_t>>(cpu::lif_forward_scalar, cpu::lif_forward_avx2,
+                                                  cpu::lif_forward_avx512),
+            a, a.N, cpu::kNeuronBlock, a.T);
   });
 }
 
@@ -176,7 +140,9 @@ void run_backward(const BackwardTensors& t, const LifConfig& cfg, int64_t age_in
   AT_DISPATCH_FLOATING_TYPES(t.saved_h.scalar_type(), "lif_backward", [&] {
     LifBackwardArgs<scalar_t> a = backward_args<scalar_t, scalar_t>(t, cfg, age_init);
     a.stream_outputs = t.saved_h.nbytes() >= kStreamOutputBytes;
-    if (a.N > 0) run_parallel(a, backward_kernel<scalar_t>());
+    run_cpu(kernels_for<LifBackwardArgs<scalar_t>>(cpu::lif_backward_scalar, cpu::lif_backward_avx2,
+                                                   cpu::lif_backward_avx512),
+            a, a.N, cpu::kNeuronBlock, a.T);
   });
 }
 

@@ -42,7 +42,7 @@ template <class S> void soft_lif_backward(const SoftLifArgs<S>& a, int64_t begin
 template <class S> void fs_forward(const FsArgs<S, S>& a, int64_t begin, int64_t end);
 template <class S> void fs_backward(const FsArgs<S, S>& a, int64_t block_begin, int64_t block_end);
 
-// The fixed-point LIF (SPEC section 8), neurons [n_begin, n_end); identical bits on every ISA.
+// The fixed-point LIF (docs/math.md §8), neurons [n_begin, n_end); identical bits on every ISA.
 void fixed_lif_scalar(const FixedLifArgs& a, int64_t n_begin, int64_t n_end);
 void fixed_lif_avx2(const FixedLifArgs& a, int64_t n_begin, int64_t n_end);
 void fixed_lif_avx512(const FixedLifArgs& a, int64_t n_begin, int64_t n_end);

@@ -45,7 +45,7 @@ cudaError_t fs_forward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream)
 template <class S>
 cudaError_t fs_backward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream);
 
-// The fixed-point LIF (SPEC section 8): int32 in, uint8 spikes, int32 state; bit-identical to the CPU kernels.
+// The fixed-point LIF (docs/math.md §8): int32 in, uint8 spikes, int32 state; bit-identical to the CPU kernels.
 cudaError_t fixed_lif(const FixedLifArgs& args, cudaStream_t stream);
 
 }  // namespace spikeops::cuda

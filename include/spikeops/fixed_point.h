@@ -1,4 +1,4 @@
-// The fixed-point (Loihi-style) LIF neuron of SPEC section 8, written once over
+// The fixed-point (Loihi-style) LIF neuron of docs/math.md §8, written once over
 // an int32 value type V: int32_t for the scalar CPU kernel and CUDA threads, a
 // SIMD register of int32 lanes for the AVX2/AVX-512 kernels (csrc/cpu/vec_*.h
 // give the same primitives). Every operation is exact integer arithmetic, so

@@ -1,4 +1,4 @@
-// The few-spikes (FS) neuron (SPEC section 6): K steps on input v(1) = x with
+// The few-spikes (FS) neuron (docs/math.md §6): K steps on input v(1) = x with
 // per-step constants h(t), d(t), T(t):
 //
 //   z(t) = v(t) > T(t);   out += d(t) * z(t);   v(t+1) = v(t) - h(t) * z(t)

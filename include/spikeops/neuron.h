@@ -1,4 +1,4 @@
-// The leaky integrate-and-fire neuron (SPEC sections 1-2), defined once.
+// The leaky integrate-and-fire neuron (docs/math.md §1-2), defined once.
 //
 // Every kernel (scalar, AVX2, AVX-512, CUDA) calls lif_step_forward and
 // lif_step_backward; they only differ in how they load and store V.

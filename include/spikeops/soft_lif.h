@@ -1,4 +1,4 @@
-// The soft-LIF rate neuron (SPEC section 3): the steady firing rate of a LIF
+// The soft-LIF rate neuron (docs/math.md §3): the steady firing rate of a LIF
 // neuron with its rectifier smoothed, and its derivative. Shared by the CPU and
 // CUDA kernels.
 //

@@ -1,5 +1,5 @@
 // Surrogate derivatives sigma'(u), u = h - theta, used in place of the
-// Heaviside's derivative in the backward pass (SPEC section 2).
+// Heaviside's derivative in the backward pass (docs/math.md §2).
 #pragma once
 
 #include "spikeops/math.h"

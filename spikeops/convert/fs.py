@@ -1,4 +1,4 @@
-"""FS-neuron (few-spikes) conversion of an ANN (SPEC section 6, Stoeckl & Maass).
+"""FS-neuron (few-spikes) conversion of an ANN (docs/math.md §6, Stoeckl & Maass).
 
 Each activation becomes an FS neuron: K steps in which it spikes at most once per step, with
 per-step constants h (subtracted), d (output weight) and T (threshold). For ReLU there is an

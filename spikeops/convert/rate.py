@@ -1,4 +1,4 @@
-"""Rate conversion of a trained ReLU network to a spiking one (SPEC section 4).
+"""Rate conversion of a trained ReLU network to a spiking one (docs/math.md §4).
 
 The ANN is an ``nn.Sequential`` (nested ones are flattened) of Conv2d, Linear, BatchNorm,
 ReLU, AvgPool2d, MaxPool2d, Flatten, Dropout and Identity. BatchNorm is folded into the

@@ -1,4 +1,4 @@
-"""Conversion of a trained soft-LIF network to spiking LIF neurons (SPEC section 3).
+"""Conversion of a trained soft-LIF network to spiking LIF neurons (docs/math.md §3).
 
 Each :class:`spikeops.nn.SoftLIF` becomes a :class:`spikeops.nn.ZOHLIF`: a LIF neuron with
 the same time constants, simulated with the exact zero-order-hold update at step ``dt``,

@@ -1,4 +1,4 @@
-"""Fixed-point hardware emulation (SPEC section 8): quantise a float SNN to the integer
+"""Fixed-point hardware emulation (docs/math.md §8): quantise a float SNN to the integer
 (Loihi-style) neuron, run it in integers beside the float network, and estimate its energy
 against the ANN.
 

@@ -1,4 +1,4 @@
-"""Quantisation of a float SNN to the fixed-point neuron of SPEC section 8, and integer
+"""Quantisation of a float SNN to the fixed-point neuron of docs/math.md §8, and integer
 emulation of the whole network.
 
 A float SNN here is an ``nn.Sequential`` over ``[T, B, ...]`` as :func:`spikeops.convert.convert_rate`

@@ -1,7 +1,7 @@
 """snnTorch backend: ``accelerate(model)`` replaces every ``snntorch.Leaky`` by :class:`Leaky`,
 which computes snnTorch's function on the spikeops kernel.
 
-snnTorch's Leaky (SPEC section 1): ``mem[t] = beta mem[t-1] + x[t] - threshold s[t-1]``
+snnTorch's Leaky (docs/math.md §1): ``mem[t] = beta mem[t-1] + x[t] - threshold s[t-1]``
 (subtract; ``zero``: ``beta (1 - s[t-1]) mem[t-1] + x[t]``), ``s[t] = mem[t] > threshold``,
 with ``s[t-1] = mem[t-1] > threshold`` detached: the reset of a spike is applied, undecayed,
 at the next step. That is spikeops' ``deferred_reset=True, detach_reset=True``, with the

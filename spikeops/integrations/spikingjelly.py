@@ -2,7 +2,7 @@
 ``neuron.IFNode`` (SpikingJelly 2.x, ``spikingjelly.activation_based``) by a spikeops node with
 the same function, in single-step and multi-step mode, on CPU and CUDA.
 
-SpikingJelly's charge (SPEC section 1): ``h = v + (x - (v - v_reset)) / tau`` (decay_input) or
+SpikingJelly's charge (docs/math.md §1): ``h = v + (x - (v - v_reset)) / tau`` (decay_input) or
 ``h = v - (v - v_reset) / tau + x``; IF: ``h = v + x``. It fires where ``h >= v_threshold``
 and resets to ``v_reset`` (hard) or subtracts the threshold (``v_reset=None``, soft). In the
 membrane shifted by ``v_reset`` that is spikeops' LIF with ``decay = 1 - 1/tau``,

@@ -1,4 +1,4 @@
-"""Direct surrogate-gradient training of deep SNNs (SPEC section 7, Ledinauskas et al.).
+"""Direct surrogate-gradient training of deep SNNs (docs/math.md §7, Ledinauskas et al.).
 
 Networks are ``nn.Sequential`` over ``[T, B, ...]``: ordinary layers wrapped in
 :class:`spikeops.nn.TimeDistributed` (a wrapped BatchNorm normalises the neurons' input

@@ -1,4 +1,4 @@
-"""Hybrid conversion + STDB fine-tuning (SPEC section 5, Rathi et al.).
+"""Hybrid conversion + STDB fine-tuning (docs/math.md §5, Rathi et al.).
 
 A ReLU ANN is converted with threshold balancing (:func:`spikeops.convert.convert_rate`,
 ``method="balance"``), then trained through time with the spike-timing dependent surrogate
