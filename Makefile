@@ -67,7 +67,7 @@ test: build
 # slow ones that exercise no kernel code the others do not (an optimiser fit, torch.compile).
 SANITIZE_SITE := build/sanitize/site
 SANITIZE_TESTS := tests/sanitizer_checks.py tests/test_emulated_cuda.py tests/test_lif_parity.py tests/test_ops.py \
-  tests/test_elementwise_neurons.py tests/test_fixed_point.py tests/test_saved_16bit.py tests/test_validation.py \
+  tests/test_elementwise_neurons.py tests/test_lif_fixed.py tests/test_saved_16bit.py tests/test_validation.py \
   --deselect tests/test_elementwise_neurons.py::test_fs_fit_quality_targets \
   --deselect tests/test_ops.py::test_torch_compile_fullgraph_matches_eager
 test-sanitize: setup

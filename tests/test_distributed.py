@@ -46,6 +46,7 @@ def worker(rank, world, port, out_path):
         step(model, x[:, rank * half:(rank + 1) * half], y[rank * half:(rank + 1) * half])
         if rank == 0:
             torch.save({k: v.detach().clone() for k, v in model.module.state_dict().items()}, out_path)
+        dist.barrier()  # neither process tears gloo down while the other may still talk to it
     finally:
         dist.destroy_process_group()
 

@@ -1,7 +1,6 @@
-// The AVX-512 kernels (compiled with -mavx512f only in this translation unit).
+// The AVX-512 LIF kernels (compiled with -mavx512f only in this translation unit).
 #include "vec_avx512.h"
 #include "lif_kernel.h"
-#include "elementwise_kernel.h"
 
 namespace spikeops::cpu {
 
@@ -9,8 +8,5 @@ void lif_forward_avx512(const LifForwardArgs<float>& a, int64_t b, int64_t e) { 
 void lif_backward_avx512(const LifBackwardArgs<float>& a, int64_t b, int64_t e) {
   backward_range<Avx512Isa>(a, b, e);
 }
-void soft_lif_avx512(const SoftLifArgs<float>& a, int64_t b, int64_t e) { soft_lif_range<Avx512Isa>(a, b, e); }
-void fs_forward_avx512(const FsArgs<float, float>& a, int64_t b, int64_t e) { fs_forward_range<Avx512Isa>(a, b, e); }
-void fs_backward_avx512(const FsArgs<float, float>& a, int64_t b, int64_t e) { fs_backward_range<Avx512Isa>(a, b, e); }
 
 }  // namespace spikeops::cpu

@@ -14,7 +14,7 @@
 #include <cstdint>
 
 #include "spikeops/cpu.h"
-#include "spikeops/lif.h"
+#include "spikeops/lif_args.h"
 
 namespace spikeops::cpu {
 namespace {

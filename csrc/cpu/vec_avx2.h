@@ -49,7 +49,7 @@ static inline F32x8 split_exponent(F32x8 x, F32x8& e) {
 }
 static inline F32x8 vlog(F32x8 x) { return log_f32(x); }
 
-// 8 int32 lanes (include/spikeops/fixed_point.h's primitives).
+// 8 int32 lanes (include/spikeops/lif_fixed.h's primitives).
 struct I32x8 {
   __m256i v;
   I32x8() = default;

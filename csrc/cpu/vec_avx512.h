@@ -53,7 +53,7 @@ static inline F32x16 split_exponent(F32x16 x, F32x16& e) {
 static inline F32x16 vexp(F32x16 x) { return exp_f32(x); }
 static inline F32x16 vlog(F32x16 x) { return log_f32(x); }
 
-// 16 int32 lanes (include/spikeops/fixed_point.h's primitives), masks as for floats.
+// 16 int32 lanes (include/spikeops/lif_fixed.h's primitives), masks as for floats.
 struct I32x16 {
   __m512i v;
   I32x16() = default;

@@ -8,8 +8,8 @@
 #include <stdexcept>
 
 #include "spikeops/cpu.h"
-#include "spikeops/fixed_point.h"
-#include "spikeops/lif.h"
+#include "spikeops/lif_fixed.h"
+#include "spikeops/lif_args.h"
 
 // The op library: torch.ops.spikeops. The emulated-CUDA test build
 // (SPIKEOPS_EMULATED_CUDA, spikeops._emulated_cuda) compiles the same glue into
@@ -147,8 +147,8 @@ LifBackwardArgs<S, F> backward_args(const BackwardTensors& t, const LifConfig& c
 // Defined in ops_cuda.cpp: launch the CUDA kernels on the current stream.
 void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init);
 void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init);
-// The fixed-point LIF (fixed_ops.cpp) on the current stream of like's device.
-void run_fixed_lif_cuda(const FixedLifArgs& a, const at::Tensor& like);
+// The fixed-point LIF (lif_fixed_ops.cpp) on the current stream of like's device.
+void run_lif_fixed_cuda(const LifFixedArgs& a, const at::Tensor& like);
 #endif
 
 }  // namespace spikeops

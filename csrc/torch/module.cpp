@@ -1,5 +1,5 @@
 // The Python extension module spikeops._C. Importing it registers the ops
-// (TORCH_LIBRARY in ops.cpp); it also reports how the library was built.
+// (TORCH_LIBRARY in lif_ops.cpp); it also reports how the library was built.
 #include <pybind11/pybind11.h>
 
 #include "spikeops/cpu.h"

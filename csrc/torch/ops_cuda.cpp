@@ -90,9 +90,9 @@ void run_fs_backward_cuda(const FsTensors& t) {
   });
 }
 
-void run_fixed_lif_cuda(const FixedLifArgs& a, const at::Tensor& like) {
+void run_lif_fixed_cuda(const LifFixedArgs& a, const at::Tensor& like) {
   const DeviceGuard guard(like.device());
-  SPIKEOPS_CUDA_CHECK(cuda::fixed_lif(a, current_stream()));
+  SPIKEOPS_CUDA_CHECK(cuda::lif_fixed(a, current_stream()));
 }
 
 }  // namespace spikeops

@@ -2,9 +2,9 @@
 // steps; callers split N across threads. Results do not depend on the split.
 #pragma once
 
-#include "spikeops/fixed_point.h"
+#include "spikeops/lif_fixed.h"
 #include "spikeops/fs_neuron.h"
-#include "spikeops/lif.h"
+#include "spikeops/lif_args.h"
 #include "spikeops/soft_lif.h"
 
 namespace spikeops::cpu {
@@ -43,9 +43,9 @@ template <class S> void fs_forward(const FsArgs<S, S>& a, int64_t begin, int64_t
 template <class S> void fs_backward(const FsArgs<S, S>& a, int64_t block_begin, int64_t block_end);
 
 // The fixed-point LIF (docs/math.md §8), neurons [n_begin, n_end); identical bits on every ISA.
-void fixed_lif_scalar(const FixedLifArgs& a, int64_t n_begin, int64_t n_end);
-void fixed_lif_avx2(const FixedLifArgs& a, int64_t n_begin, int64_t n_end);
-void fixed_lif_avx512(const FixedLifArgs& a, int64_t n_begin, int64_t n_end);
+void lif_fixed_scalar(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
+void lif_fixed_avx2(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
+void lif_fixed_avx512(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
 
 // Neurons per block: each block runs all T steps with its state in L1.
 constexpr int64_t kNeuronBlock = 2048;

@@ -13,9 +13,9 @@
 
 #include <type_traits>
 
-#include "spikeops/fixed_point.h"
+#include "spikeops/lif_fixed.h"
 #include "spikeops/fs_neuron.h"
-#include "spikeops/lif.h"
+#include "spikeops/lif_args.h"
 #include "spikeops/soft_lif.h"
 
 namespace spikeops::cuda {
@@ -46,6 +46,6 @@ template <class S>
 cudaError_t fs_backward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream);
 
 // The fixed-point LIF (docs/math.md §8): int32 in, uint8 spikes, int32 state; bit-identical to the CPU kernels.
-cudaError_t fixed_lif(const FixedLifArgs& args, cudaStream_t stream);
+cudaError_t lif_fixed(const LifFixedArgs& args, cudaStream_t stream);
 
 }  // namespace spikeops::cuda

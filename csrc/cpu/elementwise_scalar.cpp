@@ -1,6 +1,6 @@
-// CPU kernels of the element-wise neurons: soft-LIF rate and FS neuron. The
-// math is in include/spikeops/soft_lif.h and fs_neuron.h; these loops only
-// walk the elements.
+// The scalar CPU kernels of the element-wise neurons, soft-LIF rate and FS
+// neuron (float32 and float64). The math is in include/spikeops/soft_lif.h and
+// fs_neuron.h; these loops only walk the elements.
 #include <algorithm>
 
 #include "spikeops/cpu.h"

@@ -10,7 +10,7 @@
 
 #include "cpu_dispatch.h"
 #include "lif_glue.h"
-#include "spikeops/fixed_point.h"
+#include "spikeops/lif_fixed.h"
 
 namespace spikeops {
 namespace {
@@ -78,7 +78,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_fixed_impl(
   Tensor u_seq = return_states ? at::empty(a_in.sizes(), int_opts) : at::empty({0}, int_opts);
   Tensor v_seq = return_states ? at::empty(a_in.sizes(), int_opts) : at::empty({0}, int_opts);
 
-  FixedLifArgs a{};
+  LifFixedArgs a{};
   a.T = a_in.size(0);
   a.N = a.T ? a_in.numel() / a.T : 0;
   a.a_in = a_in.data_ptr<int32_t>();
@@ -94,18 +94,18 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_fixed_impl(
   a.u_out = u_out.data_ptr<int32_t>();
   a.v_out = v_out.data_ptr<int32_t>();
   a.r_out = r_out.data_ptr<int32_t>();
-  a.p = FixedLifParams{static_cast<int32_t>(kDecayOne - du - (du_plus_one ? 1 : 0)),
+  a.p = LifFixedParams{static_cast<int32_t>(kDecayOne - du - (du_plus_one ? 1 : 0)),
                        static_cast<int32_t>(kDecayOne - dv), static_cast<int32_t>(vth_mant << kActivationShift),
                        static_cast<int32_t>(refractory), reset == "subtract"};
   if (a.N > 0) {
 #ifdef SPIKEOPS_CUDA_KERNELS
     if (uses_cuda_kernels(a_in)) {
-      run_fixed_lif_cuda(a, a_in);
+      run_lif_fixed_cuda(a, a_in);
       return {spikes, u_out, v_out, r_out, u_seq, v_seq};
     }
 #endif
     TORCH_CHECK(a_in.device().is_cpu(), "this spikeops build has no CUDA kernels; a_in is on ", a_in.device());
-    run_cpu(CpuKernels<FixedLifArgs>{cpu::fixed_lif_scalar, cpu::fixed_lif_avx2, cpu::fixed_lif_avx512}, a, a.N,
+    run_cpu(CpuKernels<LifFixedArgs>{cpu::lif_fixed_scalar, cpu::lif_fixed_avx2, cpu::lif_fixed_avx512}, a, a.N,
             cpu::kNeuronBlock, a.T);
   }
   return {spikes, u_out, v_out, r_out, u_seq, v_seq};

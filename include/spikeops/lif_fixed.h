@@ -59,7 +59,7 @@ template <class V> SPIKEOPS_HOST_DEVICE V wrap24(V y) { return shift_right<8>(sh
 
 template <class V> SPIKEOPS_HOST_DEVICE V saturate24(V y) { return vmin(vmax(y, V(-kStateMax)), V(kStateMax)); }
 
-struct FixedLifParams {
+struct LifFixedParams {
   int32_t keep_u;      // 4096 - effective D_u
   int32_t keep_v;      // 4096 - D_v
   int32_t threshold;   // vth_mant << 6
@@ -69,7 +69,7 @@ struct FixedLifParams {
 
 // One step for a vector of neurons. bias is bias_mant << bias_exp. Returns the spike mask.
 template <class V>
-SPIKEOPS_HOST_DEVICE Mask<V> fixed_lif_step(V a_in, V bias, const FixedLifParams& p, V& u, V& v, V& r) {
+SPIKEOPS_HOST_DEVICE Mask<V> lif_fixed_step(V a_in, V bias, const LifFixedParams& p, V& u, V& v, V& r) {
   u = wrap24(wrapping_add(decay12(u, p.keep_u), shift_left<kActivationShift>(a_in)));
   const V charged = saturate24(decay12(v, p.keep_v) + u + bias);
   const V threshold(p.threshold);
@@ -93,7 +93,7 @@ namespace spikeops {
 // Arguments of the fused fixed-point LIF kernels: [T, N] time-major int32 input,
 // uint8 spikes, optional [T, N] state traces; per-neuron state in the *_out
 // buffers (initialised from *0 when given, else 0). Null pointers are absent.
-struct FixedLifArgs {
+struct LifFixedArgs {
   int64_t T, N;
   const int32_t* a_in;       // [T, N] synaptic input
   const int32_t* bias_mant;  // [N] or [1] (bias_stride 0), optional
@@ -103,10 +103,10 @@ struct FixedLifArgs {
   uint8_t* spikes;              // [T, N]
   int32_t *u_seq, *v_seq;       // [T, N], optional
   int32_t *u_out, *v_out, *r_out;  // [N]
-  FixedLifParams p;
+  LifFixedParams p;
 };
 
-SPIKEOPS_HOST_DEVICE int32_t fixed_bias(const FixedLifArgs& a, int64_t n) {
+SPIKEOPS_HOST_DEVICE int32_t lif_fixed_bias(const LifFixedArgs& a, int64_t n) {
   return a.bias_mant ? a.bias_mant[n * a.bias_stride] * (1 << a.bias_exp) : 0;
 }
 

@@ -1,5 +1,5 @@
 """Throughput of the fixed-point LIF op (docs/math.md §8) against the float LIF op and the
-memory-bandwidth limit: ``python bench/fixed_point.py [--device cuda] [--repeats N]``.
+memory-bandwidth limit: ``python bench/lif_fixed.py [--device cuda] [--repeats N]``.
 
 Minimal traffic of the integer op without state traces: the int32 input read once (4 bytes
 per neuron-step) and the uint8 spikes written once (1 byte): 5 bytes per neuron-step; the
@@ -72,7 +72,7 @@ def main() -> int:
             row("reference.lif_fixed (torch int64 ops)", t_ref, 5 * tn)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = dict(command=f"python bench/fixed_point.py --device {args.device} --repeats {args.repeats}",
+    meta = dict(command=f"python bench/lif_fixed.py --device {args.device} --repeats {args.repeats}",
                 machine=machine, torch=torch.__version__, spikeops=spikeops.__version__, copy_gb_s=copy_gbs)
     (out / f"fixed_{args.device}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
     lines = ["# Fixed-point LIF op vs the float LIF op", "", f"- command: `{meta['command']}`",

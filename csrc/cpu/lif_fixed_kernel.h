@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "spikeops/cpu.h"
-#include "spikeops/fixed_point.h"
+#include "spikeops/lif_fixed.h"
 
 namespace spikeops::cpu {
 namespace {
@@ -27,7 +27,7 @@ struct ScalarIntIsa {
 };
 
 template <class I>
-void fixed_block(const FixedLifArgs& a, int64_t n0, int64_t count) {
+void lif_fixed_block(const LifFixedArgs& a, int64_t n0, int64_t count) {
   alignas(64) int32_t bias[kNeuronBlock];
   int32_t* u = a.u_out + n0;
   int32_t* v = a.v_out + n0;
@@ -37,14 +37,14 @@ void fixed_block(const FixedLifArgs& a, int64_t n0, int64_t count) {
     u[i] = a.u0 ? a.u0[n] : 0;
     v[i] = a.v0 ? a.v0[n] : 0;
     r[i] = a.r0 ? a.r0[n] : 0;
-    bias[i] = fixed_bias(a, n);
+    bias[i] = lif_fixed_bias(a, n);
   }
   const bool refractory = a.p.refractory > 0;  // else r stays 0
   auto step = [&]<class P>(int64_t t, int64_t i) {
     using V = typename P::V;
     const int64_t at = t * a.N + n0 + i;
     V uu = P::load(u + i), vv = P::load(v + i), rr = refractory ? P::load(r + i) : V(0);
-    P::store_spikes(a.spikes + at, fixed_lif_step(P::load(a.a_in + at), P::load(bias + i), a.p, uu, vv, rr));
+    P::store_spikes(a.spikes + at, lif_fixed_step(P::load(a.a_in + at), P::load(bias + i), a.p, uu, vv, rr));
     P::store(u + i, uu);
     P::store(v + i, vv);
     if (refractory) P::store(r + i, rr);
@@ -59,8 +59,8 @@ void fixed_block(const FixedLifArgs& a, int64_t n0, int64_t count) {
 }
 
 template <class I>
-void fixed_range(const FixedLifArgs& a, int64_t n_begin, int64_t n_end) {
-  for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock) fixed_block<I>(a, n0, std::min(kNeuronBlock, n_end - n0));
+void lif_fixed_range(const LifFixedArgs& a, int64_t n_begin, int64_t n_end) {
+  for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock) lif_fixed_block<I>(a, n0, std::min(kNeuronBlock, n_end - n0));
 }
 
 }  // namespace

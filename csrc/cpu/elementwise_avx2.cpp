@@ -1,0 +1,11 @@
+// The AVX2 kernels of the element-wise neurons (compiled with -mavx2 only in this translation unit).
+#include "vec_avx2.h"
+#include "elementwise_kernel.h"
+
+namespace spikeops::cpu {
+
+void soft_lif_avx2(const SoftLifArgs<float>& a, int64_t b, int64_t e) { soft_lif_range<Avx2Isa>(a, b, e); }
+void fs_forward_avx2(const FsArgs<float, float>& a, int64_t b, int64_t e) { fs_forward_range<Avx2Isa>(a, b, e); }
+void fs_backward_avx2(const FsArgs<float, float>& a, int64_t b, int64_t e) { fs_backward_range<Avx2Isa>(a, b, e); }
+
+}  // namespace spikeops::cpu

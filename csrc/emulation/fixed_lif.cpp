@@ -1,2 +1,0 @@
-// The CUDA kernels of csrc/cuda/fixed_lif.cu, compiled for the host emulation.
-#include "../cuda/fixed_lif.cu"
