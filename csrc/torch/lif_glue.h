@@ -5,9 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <stdexcept>
 
-#include "spikeops/cpu.h"
 #include "spikeops/lif_fixed.h"
 #include "spikeops/lif_args.h"
 
