@@ -17,7 +17,7 @@ import spikeops
 from spikeops import _C
 from spikeops import functional as F
 from spikeops import reference as R
-from spikeops.bench import copy_bandwidth, cpu_model, median_time
+from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time
 
 N = 2 ** 24
 K = 8

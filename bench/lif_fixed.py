@@ -19,7 +19,7 @@ import spikeops
 from spikeops import _C
 from spikeops import functional as F
 from spikeops import reference as R
-from spikeops.bench import copy_bandwidth, cpu_model, median_time
+from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time
 
 SHAPES = [(32, 2 ** 20), (128, 2 ** 20), (32, 64 * 8192)]
 FIXED_KW = dict(du=4096, dv=256, vth_mant=300, reset="zero")

@@ -1,4 +1,6 @@
-"""Loads the compiled ops and registers their fake kernels and autograd formulas."""
+"""Loads the compiled ops and registers their autograd formulas. (Their fake
+kernels are the ops' own C++ implementations on meta tensors: the same argument
+checks as eager, no kernel launched.)"""
 from __future__ import annotations
 
 import torch
@@ -6,46 +8,6 @@ import torch
 from . import _C  # noqa: F401  (importing registers torch.ops.spikeops.*)
 
 _lib = torch.ops.spikeops
-
-
-def state_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The dtype of the membrane state, parameters and per-neuron gradients for [T, N] data of ``dtype``:
-    float32 for float16/bfloat16 data (the kernels keep state and sums in float32), else ``dtype``."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
-@torch.library.register_fake("spikeops::lif_forward")
-def _lif_forward_fake(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset,
-                      detach_reset, surrogate, sg_height, sg_width, track_age, age_init, return_ages,
-                      save_for_backward):
-    neurons = x.shape[1:]
-    stdb = surrogate == 5
-
-    def maybe(flag, shape, dtype):
-        return x.new_empty(shape if flag else (0,), dtype=dtype)
-
-    return (
-        torch.empty_like(x),
-        x.new_empty(neurons, dtype=state_dtype(x.dtype)),
-        maybe(refractory > 0, neurons, torch.int32),
-        maybe(track_age, neurons, torch.int32),
-        maybe(return_ages, x.shape, torch.int32),
-        maybe(save_for_backward, x.shape, x.dtype),
-        maybe(save_for_backward and stdb, x.shape, torch.int16),
-    )
-
-
-@torch.library.register_fake("spikeops::lif_backward")
-def _lif_backward_fake(grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha, gamma, theta, reset, v_reset,
-                       refractory, deferred_reset, detach_reset, surrogate, sg_height, sg_width, age_init,
-                       need_grad_v0, need_grad_alpha, need_grad_gamma, need_grad_theta):
-    neurons = saved_h.shape[1:]
-
-    def maybe(flag):
-        return saved_h.new_empty(neurons if flag else (0,), dtype=state_dtype(saved_h.dtype))
-
-    return (torch.empty_like(saved_h), maybe(need_grad_v0), maybe(need_grad_alpha), maybe(need_grad_gamma),
-            maybe(need_grad_theta))
 
 
 def _reduce_to(grad: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
@@ -90,27 +52,6 @@ def _lif_backward(ctx, grad_spikes, grad_v, *unused):
 torch.library.register_autograd("spikeops::lif_forward", _lif_backward, setup_context=_lif_setup_context)
 
 
-@torch.library.register_fake("spikeops::lif_forward_out")
-def _lif_forward_out_fake(x, v0, alpha, gamma, theta, reset, v_reset, deferred_reset, spikes, v, saved_h):
-    return None
-
-
-@torch.library.register_fake("spikeops::lif_backward_out")
-def _lif_backward_out_fake(grad_spikes, saved_h, alpha, gamma, theta, reset, v_reset, deferred_reset, detach_reset,
-                           surrogate, sg_height, sg_width, grad_x):
-    return None
-
-
-@torch.library.register_fake("spikeops::soft_lif")
-def _soft_lif_fake(x, tau_rc, tau_ref, smoothing, gain, amplitude):
-    return torch.empty_like(x)
-
-
-@torch.library.register_fake("spikeops::soft_lif_backward")
-def _soft_lif_backward_fake(grad_out, x, tau_rc, tau_ref, smoothing, gain, amplitude):
-    return torch.empty_like(x)
-
-
 def _soft_lif_setup_context(ctx, inputs, output):
     ctx.save_for_backward(inputs[0])
     ctx.constants = inputs[1:]
@@ -122,21 +63,6 @@ def _soft_lif_backward(ctx, grad):
 
 
 torch.library.register_autograd("spikeops::soft_lif", _soft_lif_backward, setup_context=_soft_lif_setup_context)
-
-
-def _fs_compute_dtype(x):
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
-
-
-@torch.library.register_fake("spikeops::fs_neuron")
-def _fs_neuron_fake(x, h, d, threshold, surrogate, sg_height, sg_width, count_spikes):
-    return torch.empty_like(x), x.new_empty(x.shape if count_spikes else (0,), dtype=torch.uint8)
-
-
-@torch.library.register_fake("spikeops::fs_neuron_backward")
-def _fs_neuron_backward_fake(grad_out, x, h, d, threshold, surrogate, sg_height, sg_width, need_grad_coef):
-    coef = h.new_empty(h.shape if need_grad_coef else (0,), dtype=_fs_compute_dtype(x))
-    return torch.empty_like(x), coef, coef.clone(), coef.clone()
 
 
 def _fs_setup_context(ctx, inputs, output):
@@ -160,12 +86,3 @@ def _fs_backward(ctx, grad_out, grad_spikes):
 
 
 torch.library.register_autograd("spikeops::fs_neuron", _fs_backward, setup_context=_fs_setup_context)
-
-
-@torch.library.register_fake("spikeops::lif_fixed")
-def _lif_fixed_fake(a_in, du, dv, vth_mant, bias_mant, bias_exp, refractory, reset, du_plus_one, u0, v0, r0,
-                    return_states):
-    neurons = a_in.shape[1:]
-    seq = a_in.new_empty(a_in.shape) if return_states else a_in.new_empty(0)
-    return (a_in.new_empty(a_in.shape, dtype=torch.uint8), a_in.new_empty(neurons), a_in.new_empty(neurons),
-            a_in.new_empty(neurons), seq, seq.clone())

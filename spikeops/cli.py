@@ -20,28 +20,28 @@ def _info(_args) -> int:
 
 def _bench(args) -> int:
     if args.peers:
-        from . import bench_peers
+        from .benchmarks import peers
 
-        return bench_peers.main(args)
+        return peers.main(args)
     if args.device == "cuda":
-        from . import bench_cuda
+        from .benchmarks import cuda
 
-        return bench_cuda.main(args)
-    from . import bench
+        return cuda.main(args)
+    from .benchmarks import cpu
 
-    return bench.main(args)
+    return cpu.main(args)
 
 
 def _demo(args) -> int:
-    from . import demo
+    from .apps import demo
 
     return demo.main(args)
 
 
 def _hw(args) -> int:
-    from .hardware import command
+    from .apps import hardware
 
-    return command.main(args)
+    return hardware.main(args)
 
 
 def main(argv=None) -> int:

@@ -1,19 +1,21 @@
 """Functional form of the fused multi-step LIF neuron."""
 from __future__ import annotations
 
-import math
 from typing import NamedTuple, Optional, Union
 
 import torch
 
 from . import _ops  # noqa: F401  (registers the ops)
 from . import surrogate as surrogate_mod
+from .kinds import SurrogateKind, reset_mode
 
-__all__ = ["LIFState", "lif", "RESET_MODES", "decay_from_tau", "soft_lif", "fs_neuron", "FixedState", "lif_fixed"]
-
-RESET_MODES = {"subtract": 0, "zero": 1, "none": 2}
+__all__ = ["LIFState", "lif", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron", "FixedState",
+           "lif_fixed"]
 
 Param = Union[float, torch.Tensor]
+# The values, shapes, dtypes and devices of every op's arguments are checked by
+# the op itself (csrc/torch/arg_checks.h); this layer only turns Python objects
+# into the ops' argument types and reads the keywords only it has (tau, state).
 
 
 class LIFState(NamedTuple):
@@ -27,45 +29,40 @@ class LIFState(NamedTuple):
 
 def decay_from_tau(tau: float) -> float:
     """The decay alpha = 1 - 1/tau of a time constant tau >= 1 (in steps), as SpikingJelly's LIFNode."""
-    if not isinstance(tau, (int, float)) or not tau >= 1:
+    if not isinstance(tau, (int, float)) or isinstance(tau, bool) or not tau >= 1:
         raise ValueError(f"tau must be a number >= 1 (in time steps), got {tau!r}")
     return 1.0 - 1.0 / tau
 
 
-def _check_scalar(name: str, value, lo: float, hi: float, lo_open: bool = False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
-    if not ok:
-        bounds = f"{'(' if lo_open else '['}{lo}, {hi}]"
-        raise ValueError(f"{name} must be a finite number in {bounds}, got {value!r}")
+def resolve_decay(decay: Optional[Param], tau: Optional[float]) -> Param:
+    """The decay given as ``decay`` or as ``tau`` (at most one of them); 0.5 (tau = 2) if neither."""
+    if decay is not None and tau is not None:
+        raise ValueError("give either decay or tau, not both")
+    if tau is not None:
+        return decay_from_tau(tau)
+    return 0.5 if decay is None else decay
 
 
-def _param(name: str, value: Param, x: torch.Tensor, lo: float, hi: float, lo_open: bool = False) -> torch.Tensor:
+def _tensor(name: str, value) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def _integer(name: str, value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    return value
+
+
+def _param(name: str, value: Param) -> torch.Tensor:
+    """A parameter as the ops take it: a tensor, or a Python number as a host scalar (valid
+    with any device: the kernels read it as a constant, no copy, no sync)."""
     if isinstance(value, torch.Tensor):
-        if not value.is_floating_point():
-            raise ValueError(f"{name} must be a floating point tensor, got {value.dtype}")
-        if value.device != x.device:
-            raise ValueError(f"{name} is on {value.device} but x is on {x.device}")
         return value
-    _check_scalar(name, value, lo, hi, lo_open)
-    # A host scalar for any device: the kernels read it as a constant (no copy, no sync).
-    return torch.tensor(float(value), dtype=torch.float64)
-
-
-def _state_tensor(name: str, t, x: torch.Tensor, integer: bool):
-    if t is None:
-        return None
-    if not isinstance(t, torch.Tensor):
-        raise ValueError(f"state.{name} must be a tensor or None, got {type(t).__name__}")
-    if t.device != x.device:
-        raise ValueError(f"state.{name} is on {t.device} but x is on {x.device}")
-    if t.shape != x.shape[1:]:
-        raise ValueError(f"state.{name} must have shape {tuple(x.shape[1:])} (x without T), got {tuple(t.shape)}")
-    if integer and t.dtype != torch.int32:
-        raise ValueError(f"state.{name} must be int32, got {t.dtype}")
-    if not integer and not t.is_floating_point():
-        raise ValueError(f"state.{name} must be floating point, got {t.dtype}")
-    return t
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return torch.tensor(float(value), dtype=torch.float64)
+    raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
 
 
 def lif(
@@ -108,58 +105,28 @@ def lif(
     Returns:
         ``(spikes, state)`` or ``(spikes, state, ages)``: spikes have x's shape and dtype.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"x must be a floating point tensor [T, ...], got dtype {x.dtype}")
-    if x.dim() < 1 or x.shape[0] == 0:
-        raise ValueError(f"x must have a leading time dimension with T >= 1, got shape {tuple(x.shape)}")
-    if reset not in RESET_MODES:
-        raise ValueError(f"reset must be one of {sorted(RESET_MODES)}, got {reset!r}")
-    if not isinstance(refractory, int) or isinstance(refractory, bool) or refractory < 0:
-        raise ValueError(f"refractory must be an int >= 0, got {refractory!r}")
-    if deferred_reset and refractory > 0:
-        raise ValueError("refractory steps are not supported with deferred_reset=True")
-    _check_scalar("v_reset", v_reset, -math.inf, math.inf)
-    if not isinstance(age_init, int) or isinstance(age_init, bool) or not 0 <= age_init < 2**24:
-        raise ValueError(f"age_init must be an int in [0, 2^24), got {age_init!r}")
-    if decay is not None and tau is not None:
-        raise ValueError("give either decay or tau, not both")
-    if tau is not None:
-        decay = decay_from_tau(tau)
-    elif decay is None:
-        decay = 0.5
-    sg = surrogate_mod.get(surrogate)
-    track = bool(track_age or return_ages or sg.kind == surrogate_mod.STDB.kind)
-
-    alpha = _param("decay", decay, x, 0.0, 1.0)
-    gamma = _param("gain", gain, x, -math.inf, math.inf)
-    theta = _param("threshold", threshold, x, 0.0, math.inf, lo_open=True)
-
+    _tensor("x", x)
     if state is None:
         state = LIFState(None)
     elif not isinstance(state, LIFState):
-        raise ValueError(f"state must be a spikeops.functional.LIFState or None, got {type(state).__name__}")
-    v0 = _state_tensor("v", state.v, x, integer=False)
-    r0 = _state_tensor("refractory", state.refractory, x, integer=True)
-    a0 = _state_tensor("age", state.age, x, integer=True)
-
+        raise TypeError(f"state must be a spikeops.functional.LIFState or None, got {type(state).__name__}")
+    sg = surrogate_mod.get(surrogate)
+    track = bool(track_age or return_ages or sg.kind == SurrogateKind.stdb)
+    alpha = _param("decay", resolve_decay(decay, tau))
+    gamma = _param("gain", gain)
+    theta = _param("threshold", threshold)
     needs_grad = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x, v0, alpha, gamma, theta))
+        t is not None and t.requires_grad for t in (x, state.v, alpha, gamma, theta))
     spikes, v, r, a, ages, _, _ = torch.ops.spikeops.lif_forward(
-        x, v0, r0, a0, alpha, gamma, theta, RESET_MODES[reset], float(v_reset), refractory, deferred_reset,
-        detach_reset, sg.kind, sg.height, sg.width, track, age_init, return_ages, needs_grad)
+        x, v0=state.v, r0=state.refractory, a0=state.age, alpha=alpha, gamma=gamma, theta=theta,
+        reset=reset_mode(reset), v_reset=float(v_reset), refractory=_integer("refractory", refractory),
+        deferred_reset=deferred_reset, detach_reset=detach_reset, surrogate=sg.kind, sg_height=sg.height,
+        sg_width=sg.width, track_age=track, age_init=_integer("age_init", age_init), return_ages=return_ages,
+        save_for_backward=needs_grad)
     new_state = LIFState(v, r if refractory > 0 else None, a if track else None)
     if return_ages:
         return spikes, new_state, ages
     return spikes, new_state
-
-
-def _check_data(x) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"x must be a floating point tensor, got dtype {x.dtype}")
 
 
 def soft_lif(x: torch.Tensor, *, tau_rc: float = 0.02, tau_ref: float = 0.002, smoothing: float = 0.02,
@@ -171,13 +138,8 @@ def soft_lif(x: torch.Tensor, *, tau_rc: float = 0.02, tau_ref: float = 0.002, s
     bias of 1 is built in). Differentiable (analytic gradient). Defaults: the MNIST constants
     (seconds); ``smoothing`` -> 0 gives the LIF neuron's exact rate curve.
     """
-    _check_data(x)
-    for name, value, lo, lo_open in (("tau_rc", tau_rc, 0.0, True), ("tau_ref", tau_ref, 0.0, False),
-                                     ("smoothing", smoothing, 0.0, True), ("gain", gain, 0.0, True),
-                                     ("amplitude", amplitude, -math.inf, False)):
-        _check_scalar(name, value, lo, math.inf, lo_open)
-    return torch.ops.spikeops.soft_lif(x, float(tau_rc), float(tau_ref), float(smoothing), float(gain),
-                                       float(amplitude))
+    return torch.ops.spikeops.soft_lif(_tensor("x", x), tau_rc=float(tau_rc), tau_ref=float(tau_ref),
+                                       smoothing=float(smoothing), gain=float(gain), amplitude=float(amplitude))
 
 
 def fs_neuron(x: torch.Tensor, h: torch.Tensor, d: torch.Tensor, threshold: torch.Tensor, *,
@@ -190,14 +152,10 @@ def fs_neuron(x: torch.Tensor, h: torch.Tensor, d: torch.Tensor, threshold: torc
     gradients use ``surrogate`` for dz/dv, as does dL/dx). ``return_spikes=True`` also returns
     the number of spikes of each element (uint8).
     """
-    _check_data(x)
-    for name, c in (("h", h), ("d", d), ("threshold", threshold)):
-        if not isinstance(c, torch.Tensor):
-            raise TypeError(f"{name} must be a 1-d torch.Tensor of K per-step values, got {type(c).__name__}")
     sg = surrogate_mod.get(surrogate)
-    if sg.kind == surrogate_mod.STDB.kind:
-        raise ValueError("surrogate: the stdb surrogate needs spike ages, which the FS neuron does not have")
-    out, spikes = torch.ops.spikeops.fs_neuron(x, h, d, threshold, sg.kind, sg.height, sg.width, return_spikes)
+    out, spikes = torch.ops.spikeops.fs_neuron(
+        _tensor("x", x), _tensor("h", h), _tensor("d", d), _tensor("threshold", threshold), surrogate=sg.kind,
+        sg_height=sg.height, sg_width=sg.width, count_spikes=return_spikes)
     return (out, spikes) if return_spikes else out
 
 
@@ -230,12 +188,10 @@ def lif_fixed(a_in: torch.Tensor, *, du: int, dv: int, vth_mant: int, bias_mant:
     Returns ``(spikes, state)``: uint8 spikes ``[T, ...]`` and the :class:`FixedState` after the
     last step; with ``return_states`` also the int32 traces ``(u_seq, v_seq)``.
     """
-    if not isinstance(a_in, torch.Tensor):
-        raise TypeError(f"a_in must be a torch.Tensor, got {type(a_in).__name__}")
+    _tensor("a_in", a_in)
     for name, value in (("du", du), ("dv", dv), ("vth_mant", vth_mant), ("bias_exp", bias_exp),
                         ("refractory", refractory)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, got {value!r}")
+        _integer(name, value)
     if state is not None and not isinstance(state, FixedState):
         raise TypeError(f"state must be a FixedState (or None), got {type(state).__name__}")
     u0, v0, r0 = state if state is not None else (None, None, None)

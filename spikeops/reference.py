@@ -3,18 +3,28 @@
 A Python loop over time (``unbind``, whose backward is linear in T) with a
 custom autograd Function for the spike: exact Heaviside forward, surrogate
 backward. Autograd then gives BPTT and every parameter gradient. Written from
-docs/math.md §1-2, independently of the kernels; slow by design.
+docs/math.md, independently of the kernels and of their Python layer (it
+imports only the surrogates' plain-PyTorch formulas); slow by design.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 
 from . import surrogate as surrogate_mod
-from .functional import RESET_MODES, LIFState, decay_from_tau
 
-__all__ = ["spike", "lif", "round_saved_h", "soft_lif", "fs_neuron"]
+__all__ = ["State", "spike", "lif", "round_saved_h", "soft_lif", "fs_neuron"]
+
+RESET_MODES = ("subtract", "zero", "none")
+
+
+class State(NamedTuple):
+    """The neuron state after the last step, with the fields of spikeops.functional.LIFState."""
+
+    v: torch.Tensor
+    refractory: Optional[torch.Tensor] = None
+    age: Optional[torch.Tensor] = None
 
 
 class _Spike(torch.autograd.Function):
@@ -40,15 +50,16 @@ def spike(u: torch.Tensor, theta: torch.Tensor, age: Optional[torch.Tensor], sg:
 def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="subtract", v_reset=0.0,
         refractory=0, detach_reset=False, deferred_reset=False, surrogate="atan", track_age=False,
         age_init=1000, return_ages=False, index_time=False):
-    """Same arguments and results as :func:`spikeops.functional.lif`.
+    """Same arguments and results as :func:`spikeops.functional.lif`; ``state`` is anything
+    with the fields ``v``, ``refractory`` and ``age`` (or None).
 
     ``index_time=True`` reads ``x[t]`` per step instead of ``x.unbind(0)``: the way loops are
     often written, whose backward is quadratic in T (each ``x[t]`` gradient is a full-size
     tensor). Kept for benchmarks."""
     if reset not in RESET_MODES:
-        raise ValueError(f"reset must be one of {sorted(RESET_MODES)}, got {reset!r}")
+        raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
     if tau is not None:
-        decay = decay_from_tau(tau)
+        decay = 1.0 - 1.0 / tau  # docs/math.md §1
     elif decay is None:
         decay = 0.5
     sg = surrogate_mod.get(surrogate)
@@ -58,7 +69,7 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
     theta = torch.as_tensor(threshold, dtype=x.dtype, device=x.device)
     shape = x.shape[1:]
 
-    state = state or LIFState(None)
+    state = state or State(None)
     v = state.v.to(x.dtype) if state.v is not None else torch.full(shape, float(v_reset), dtype=x.dtype,
                                                                         device=x.device)
     r = state.refractory.clone() if state.refractory is not None else torch.zeros(shape, dtype=torch.int32,
@@ -101,7 +112,7 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
             a_state = torch.where(fired, 0, age_t).to(torch.int32)
         spikes.append(s)
         s_last = s
-    new_state = LIFState(v, r if refractory > 0 else None, a_state if track else None)
+    new_state = State(v, r if refractory > 0 else None, a_state if track else None)
     out = torch.stack(spikes)
     if return_ages:
         return out, new_state, torch.stack(ages).to(torch.int32)

@@ -15,19 +15,25 @@ import math
 
 import torch
 
+from . import _C
+from .kinds import SurrogateKind
+
 __all__ = ["Surrogate", "ATan", "FastSigmoid", "Sigmoid", "Triangle", "Rectangle", "STDB", "get"]
 
 
 class Surrogate(abc.ABC):
-    """Base class. ``kind`` is the kernel's id; ``height``/``width`` its two constants."""
+    """Base class. ``kind`` is the kernel's id; ``height``/``width`` its two constants, checked
+    when the object is made by the same code that checks them in every op."""
 
-    kind: int = -1
+    kind: SurrogateKind
     name: str = ""
 
     def __init__(self, height: float, width: float):
         for arg, value in (("height", height), ("width", width)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{type(self).__name__}: {arg} must be a finite number, got {value!r}")
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise TypeError(f"{type(self).__name__}: {arg} must be a number, got {value!r}")
+        if not torch.compiler.is_compiling():  # traced code leaves the check to the op itself
+            _C.check_surrogate(self.kind, height, width)
         self.height = float(height)
         self.width = float(width)
 
@@ -43,7 +49,7 @@ class ATan(Surrogate):
     """``height / (1 + (pi/2 * alpha * u)^2)``; height defaults to ``alpha / 2`` (peak of the
     derivative of ``atan(pi/2 alpha u)/pi``, SpikingJelly's and snnTorch's default with alpha = 2)."""
 
-    kind, name = 0, "atan"
+    kind, name = SurrogateKind.atan, "atan"
 
     def __init__(self, alpha: float = 2.0, height: float | None = None):
         super().__init__(alpha / 2 if height is None else height, alpha)
@@ -55,7 +61,7 @@ class ATan(Surrogate):
 class FastSigmoid(Surrogate):
     """SuperSpike: ``height / (1 + slope |u|)^2`` (snnTorch's fast_sigmoid, slope 25)."""
 
-    kind, name = 1, "fast_sigmoid"
+    kind, name = SurrogateKind.fast_sigmoid, "fast_sigmoid"
 
     def __init__(self, slope: float = 25.0, height: float = 1.0):
         super().__init__(height, slope)
@@ -68,7 +74,7 @@ class Sigmoid(Surrogate):
     """``4 height * sig(slope u) (1 - sig(slope u))``; height defaults to ``slope / 4``, which is
     the derivative of ``sig(slope u)`` (SpikingJelly's Sigmoid, slope 4)."""
 
-    kind, name = 2, "sigmoid"
+    kind, name = SurrogateKind.sigmoid, "sigmoid"
 
     def __init__(self, slope: float = 4.0, height: float | None = None):
         super().__init__(slope / 4 if height is None else height, slope)
@@ -82,10 +88,10 @@ class Triangle(Surrogate):
     """``height * max(0, 1 - |u| / width)``. ``width=None`` uses each neuron's threshold, as the
     hybrid-conversion code does with height 0.3."""
 
-    kind, name = 3, "triangle"
+    kind, name = SurrogateKind.triangle, "triangle"
 
     def __init__(self, width: float | None = 1.0, height: float = 1.0):
-        if width is not None and not width > 0:
+        if width is not None and not width > 0:  # the kernels read a width <= 0 as "the threshold"
             raise ValueError(f"Triangle: width must be > 0 or None (threshold), got {width!r}")
         super().__init__(height, 0.0 if width is None else width)
 
@@ -97,12 +103,12 @@ class Triangle(Surrogate):
 class Rectangle(Surrogate):
     """``height`` where ``|u| < width / 2``, else 0; height defaults to ``1 / width``."""
 
-    kind, name = 4, "rectangle"
+    kind, name = SurrogateKind.rectangle, "rectangle"
 
     def __init__(self, width: float = 1.0, height: float | None = None):
-        if not width > 0:
-            raise ValueError(f"Rectangle: width must be > 0, got {width!r}")
-        super().__init__(1 / width if height is None else height, width)
+        if height is None:
+            height = 1 / width if isinstance(width, (int, float)) and width > 0 else 1.0
+        super().__init__(height, width)
 
     def grad(self, u, theta, age):
         return torch.where(u.abs() < self.width / 2, self.height, 0.0).to(u.dtype)
@@ -113,11 +119,9 @@ class STDB(Surrogate):
     ``age`` is the number of steps since the neuron's last spike. Defaults are the paper's VGG
     values (0.3, 0.01); its ResNets use (0.5, 0.035)."""
 
-    kind, name = 5, "stdb"
+    kind, name = SurrogateKind.stdb, "stdb"
 
     def __init__(self, height: float = 0.3, beta: float = 0.01):
-        if not beta >= 0:
-            raise ValueError(f"STDB: beta must be >= 0, got {beta!r}")
         super().__init__(height, beta)
 
     @property

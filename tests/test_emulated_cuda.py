@@ -327,7 +327,7 @@ def test_lif_fixed_saturates_out_of_range_state_on_cuda():
     bias[15:20] = 2 ** 14
     args = lambda b, u, v, r: (a_in, 1200, 300, 200, b, 3, 2, "subtract", False, u, v, r, True)  # noqa: E731
     got = EMU.lif_fixed(*args(bias, u0, v0, r0))
-    with pytest.raises(RuntimeError, match="values must lie in"):
+    with pytest.raises(ValueError, match="values must lie in"):
         CPU.lif_fixed(*args(bias, u0, v0, r0))
     want = CPU.lif_fixed(*args(bias.clamp(-4096, 4095), u0.clamp(-big, big - 1), v0.clamp(-big + 1, big - 1),
                                r0.clamp(0, 2)))

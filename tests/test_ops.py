@@ -168,5 +168,42 @@ def test_out_variants_match_the_allocating_ops():
     assert torch.equal(grad_x, want)
     torch.library.opcheck(torch.ops.spikeops.lif_forward_out.default, args + (spikes, v, saved_h),
                           test_utils=("test_schema", "test_faketensor"))
-    with pytest.raises(RuntimeError, match="spikes must be a contiguous"):
+    with pytest.raises(ValueError, match="spikes must be a contiguous"):
         torch.ops.spikeops.lif_forward_out(*args, torch.empty(T, N + 1), v, saved_h)
+
+
+FAKE_CHECK_CASES = {
+    "state shape": lambda x: F.lif(x, F.LIFState(torch.zeros(5))),
+    "state dtype": lambda x: F.lif(x, F.LIFState(torch.zeros(6), torch.zeros(6)), refractory=1),
+    "integer input": lambda x: F.lif(x.int()),
+    "parameter shape": lambda x: F.lif(x, threshold=torch.ones(5)),
+    "gain dtype": lambda x: F.lif(x, gain=torch.ones(6, dtype=torch.int64)),
+    "soft_lif dtype": lambda x: F.soft_lif(x.long()),
+    "fs steps": lambda x: F.fs_neuron(x, torch.ones(3), torch.ones(2), torch.ones(3)),
+    "lif_fixed dtype": lambda x: F.lif_fixed(x, du=1, dv=1, vth_mant=1),
+    "lif_fixed bias shape": lambda x: F.lif_fixed(x.int(), du=1, dv=1, vth_mant=1,
+                                                  bias_mant=torch.zeros(5, dtype=torch.int32)),
+}
+
+
+@pytest.mark.parametrize("case", FAKE_CHECK_CASES)
+def test_fake_kernels_reject_what_eager_rejects(case):
+    """torch.compile and FakeTensor run the ops' meta kernels, which are the eager ops' own checks."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    call, x = FAKE_CHECK_CASES[case], torch.randn(4, 6)
+    with pytest.raises((TypeError, ValueError)) as eager:
+        call(x)
+    with FakeTensorMode() as mode:
+        with pytest.raises(eager.type) as fake:
+            call(mode.from_tensor(x))
+    eager_msg, fake_msg = (str(e.value).splitlines()[0] for e in (eager, fake))
+    if spikeops.cuda_built:  # meta tensors then stand for CPU or CUDA ones, whose dtype rules differ
+        assert fake_msg.split()[0] == eager_msg.split()[0]
+    else:
+        assert fake_msg == eager_msg
+
+
+def test_compiled_lif_rejects_bad_state_as_eager_does():
+    fn = torch.compile(lambda x, v: F.lif(x, F.LIFState(v))[0], backend="eager", fullgraph=True)
+    with pytest.raises(Exception, match=r"state.v\) must have shape \[6\]"):
+        fn(torch.randn(4, 6), torch.zeros(5))

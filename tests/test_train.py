@@ -68,7 +68,7 @@ def test_activity_counts_by_hand():
 
 
 def test_demo_end_to_end(tmp_path):
-    from spikeops import demo
+    from spikeops.apps import demo
     result = demo.run(tmp_path, max_T=24, ann_epochs=8, snn_epochs=4, hybrid_epochs=2, soft_lif_T=60,
                       soft_lif_settle=20)
     rows = {r["method"]: r for r in result["rows"]}

@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "arg_checks.h"
 #include "cpu_dispatch.h"
 #include "elementwise_glue.h"
 
@@ -19,24 +20,27 @@ using at::Tensor;
 void check_data(const Tensor& x, const char* name) { check_kernel_dtype(x, name, /*cuda_double=*/true); }
 
 Tensor same_as(const Tensor& t, const Tensor& x, const char* name) {
-  TORCH_CHECK(t.sizes() == x.sizes(), name, " must have x's shape ", x.sizes(), ", got ", t.sizes());
-  TORCH_CHECK(t.device() == x.device(), name, " is on ", t.device(), " but x is on ", x.device());
+  TORCH_CHECK_VALUE(t.sym_sizes() == x.sym_sizes(), name, " must have x's shape ", x.sym_sizes(), ", got ",
+                    t.sym_sizes());
+  check_same_device(t, x, name, "x");
+  check_floating(t, name);
   return t.to(x.scalar_type()).contiguous();
 }
 
 // ---------------------------------------------------------------- soft-LIF
 
 SoftLifParams soft_lif_params(double tau_rc, double tau_ref, double smoothing, double gain, double amplitude) {
-  TORCH_CHECK(std::isfinite(tau_rc) && tau_rc > 0, "tau_rc must be a finite number > 0, got ", tau_rc);
-  TORCH_CHECK(std::isfinite(tau_ref) && tau_ref >= 0, "tau_ref must be a finite number >= 0, got ", tau_ref);
-  TORCH_CHECK(std::isfinite(smoothing) && smoothing > 0, "smoothing (gamma) must be a finite number > 0, got ",
-              smoothing);
-  TORCH_CHECK(std::isfinite(gain) && gain > 0, "gain must be a finite number > 0, got ", gain);
-  TORCH_CHECK(std::isfinite(amplitude), "amplitude must be finite, got ", amplitude);
+  constexpr Interval positive{0.0, INFINITY, true, true}, non_negative{0.0, INFINITY, false, true};
+  check_range(tau_rc, "tau_rc", positive);
+  check_range(tau_ref, "tau_ref", non_negative);
+  check_range(smoothing, "smoothing", positive);
+  check_range(gain, "gain", positive);
+  check_range(amplitude, "amplitude", kFiniteValues);
   return SoftLifParams{tau_rc, tau_ref, smoothing, gain, amplitude};
 }
 
 void run_soft_lif(const SoftLifTensors& t) {
+  if (t.x.is_meta()) return;
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) return run_soft_lif_cuda(t);
 #endif
@@ -76,32 +80,31 @@ at::ScalarType fs_compute_dtype(const Tensor& x) {
 }
 
 Tensor fs_coef(const Tensor& c, const Tensor& x, const char* name) {
-  TORCH_CHECK(c.dim() == 1, name, " must be a 1-d tensor of K per-step values, got shape ", c.sizes());
-  TORCH_CHECK(c.numel() >= 1 && c.numel() <= kFsMaxSteps, name, " must have K in [1, ", kFsMaxSteps,
-              "] values, got ", c.numel());
-  TORCH_CHECK(at::isFloatingType(c.scalar_type()), name, " must be floating point, got ", c.scalar_type());
-  TORCH_CHECK(c.device() == x.device(), name, " is on ", c.device(), " but x is on ", x.device());
+  TORCH_CHECK_VALUE(c.dim() == 1, name, " must be a 1-d tensor of K per-step values, got shape ", c.sym_sizes());
+  TORCH_CHECK_VALUE(c.sym_numel() >= 1 && c.sym_numel() <= kFsMaxSteps, name, " must have K in [1, ", kFsMaxSteps,
+                    "] values, got ", c.sym_numel());
+  check_floating(c, name);
+  check_same_device(c, x, name, "x");
   return c.to(fs_compute_dtype(x)).contiguous();
 }
 
 FsTensors fs_tensors(const Tensor& x, const Tensor& h, const Tensor& d, const Tensor& threshold, int64_t surrogate,
                      double sg_height, double sg_width) {
   check_data(x, "x");
-  TORCH_CHECK(surrogate >= 0 && surrogate < kNumSurrogates &&
-                  surrogate != static_cast<int64_t>(SurrogateKind::STDB),
-              "surrogate must be one of atan, fast_sigmoid, sigmoid, triangle, rectangle (0-4), got ", surrogate);
-  TORCH_CHECK(std::isfinite(sg_height) && std::isfinite(sg_width), "surrogate height and width must be finite");
-  TORCH_CHECK(surrogate != static_cast<int64_t>(SurrogateKind::Triangle) || sg_width > 0,
-              "the FS neuron's triangle surrogate needs an explicit width > 0");
+  const SurrogateParams sg = surrogate_arg(surrogate, sg_height, sg_width);
+  TORCH_CHECK_VALUE(sg.kind != SurrogateKind::STDB,
+                    "surrogate: the stdb surrogate needs spike ages, which the FS neuron does not have");
+  TORCH_CHECK_VALUE(sg.kind != SurrogateKind::Triangle || sg_width > 0,
+                    "surrogate: the FS neuron's triangle surrogate needs an explicit width > 0");
   FsTensors t;
   t.x = x.contiguous();
   t.h = fs_coef(h, x, "h");
   t.d = fs_coef(d, x, "d");
   t.threshold = fs_coef(threshold, x, "threshold");
-  TORCH_CHECK(t.d.numel() == t.h.numel() && t.threshold.numel() == t.h.numel(),
-              "h, d and threshold must have the same number of steps K, got ", t.h.numel(), ", ", t.d.numel(),
-              " and ", t.threshold.numel());
-  t.sg = make_surrogate(static_cast<int32_t>(surrogate), static_cast<float>(sg_height), static_cast<float>(sg_width));
+  TORCH_CHECK_VALUE(t.d.sym_numel() == t.h.sym_numel() && t.threshold.sym_numel() == t.h.sym_numel(),
+                    "h, d and threshold must have the same number of steps K, got ", t.h.sym_numel(), ", ",
+                    t.d.sym_numel(), " and ", t.threshold.sym_numel());
+  t.sg = sg;
   return t;
 }
 
@@ -109,8 +112,9 @@ std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, cons
                                           int64_t surrogate, double sg_height, double sg_width, bool count_spikes) {
   FsTensors t = fs_tensors(x, h, d, threshold, surrogate, sg_height, sg_width);
   t.out = at::empty_like(t.x);
-  t.spikes = count_spikes ? at::empty(t.x.sizes(), t.x.options().dtype(at::kByte))
+  t.spikes = count_spikes ? at::empty_symint(t.x.sym_sizes(), t.x.options().dtype(at::kByte))
                           : at::empty({0}, t.x.options().dtype(at::kByte));
+  if (t.x.is_meta()) return {t.out, t.spikes};
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) {
     run_fs_forward_cuda(t);
@@ -127,7 +131,9 @@ std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, cons
 }
 
 // Writes dL/dx into t.out and, where t.grad_coef is defined, its [blocks, 3, K] partial sums.
-void run_fs_backward(const FsTensors& t, int64_t blocks) {
+void run_fs_backward(const FsTensors& t) {
+  if (t.x.is_meta()) return;
+  const int64_t blocks = (t.x.numel() + kFsBlock - 1) / kFsBlock;
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) return run_fs_backward_cuda(t);
 #endif
@@ -145,9 +151,9 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
   FsTensors t = fs_tensors(x, h, d, threshold, surrogate, sg_height, sg_width);
   t.grad_out = same_as(grad_out, t.x, "grad_out");
   t.out = at::empty_like(t.x);
-  const int64_t K = t.h.numel(), blocks = (t.x.numel() + kFsBlock - 1) / kFsBlock;
-  if (need_grad_coef) t.grad_coef = at::empty({blocks, 3, K}, t.h.options());
-  run_fs_backward(t, blocks);
+  const c10::SymInt K = t.h.sym_numel(), blocks = (t.x.sym_numel() + kFsBlock - 1) / kFsBlock;
+  if (need_grad_coef) t.grad_coef = at::empty_symint({blocks, 3, K}, t.h.options());
+  run_fs_backward(t);
   if (!need_grad_coef) {
     const auto opts = t.h.options();
     return {t.out, at::empty({0}, opts), at::empty({0}, opts), at::empty({0}, opts)};
@@ -172,7 +178,15 @@ SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
       "Tensor grad_threshold)");
 }
 
+// The CPU, CUDA and meta (fake) kernels are one implementation, as for the LIF ops.
 SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
+  m.impl("soft_lif", &soft_lif_impl);
+  m.impl("soft_lif_backward", &soft_lif_backward_impl);
+  m.impl("fs_neuron", &fs_neuron_impl);
+  m.impl("fs_neuron_backward", &fs_neuron_backward_impl);
+}
+
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, Meta, m) {
   m.impl("soft_lif", &soft_lif_impl);
   m.impl("soft_lif_backward", &soft_lif_backward_impl);
   m.impl("fs_neuron", &fs_neuron_impl);

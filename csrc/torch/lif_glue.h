@@ -6,39 +6,11 @@
 
 #include <cstdint>
 
-#include "spikeops/lif_fixed.h"
+#include "op_library.h"
 #include "spikeops/lif_args.h"
-
-// The op library: torch.ops.spikeops. The emulated-CUDA test build
-// (SPIKEOPS_EMULATED_CUDA, spikeops._emulated_cuda) compiles the same glue into
-// torch.ops.spikeops_emulated_cuda, whose ops take CPU tensors and run the CUDA
-// kernels on the host. Both builds have CUDA kernels (SPIKEOPS_CUDA_KERNELS).
-#if defined(SPIKEOPS_EMULATED_CUDA)
-#define SPIKEOPS_OPS spikeops_emulated_cuda
-#define SPIKEOPS_CUDA_KERNELS 1
-#else
-#define SPIKEOPS_OPS spikeops
-#if defined(SPIKEOPS_WITH_CUDA)
-#define SPIKEOPS_CUDA_KERNELS 1
-#endif
-#endif
-// TORCH_LIBRARY* paste their namespace argument unexpanded; these expand it first.
-#define SPIKEOPS_LIBRARY(ns, m) TORCH_LIBRARY(ns, m)
-#define SPIKEOPS_LIBRARY_FRAGMENT(ns, m) TORCH_LIBRARY_FRAGMENT(ns, m)
-#define SPIKEOPS_LIBRARY_IMPL(ns, key, m) TORCH_LIBRARY_IMPL(ns, key, m)
+#include "spikeops/lif_fixed.h"
 
 namespace spikeops {
-
-// Whether t's data goes to the CUDA kernels: CUDA tensors, and every tensor in
-// the emulated-CUDA build.
-inline bool uses_cuda_kernels(const at::Tensor& t) {
-#if defined(SPIKEOPS_EMULATED_CUDA)
-  (void)t;
-  return true;
-#else
-  return t.is_cuda();
-#endif
-}
 
 // Absent optional tensors are undefined or empty. Parameters are prepared by
 // the glue: a CPU tensor of one element (read on the host), or a device tensor
@@ -52,37 +24,6 @@ struct BackwardTensors {
   at::Tensor grad_spikes, grad_v, saved_h, saved_age, x, v0, a0, alpha, gamma, theta;
   at::Tensor grad_x, grad_v0, grad_alpha, grad_gamma, grad_theta;
 };
-
-// x's device and dtype have kernels: float32/float64 on CPU; float32, float16,
-// bfloat16 (and float64 where cuda_double) on CUDA.
-inline void check_kernel_dtype(const at::Tensor& x, const char* name, bool cuda_double) {
-  const auto dtype = x.scalar_type();
-  if (x.device().is_cpu() && !uses_cuda_kernels(x)) {
-    TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, name, " must be float32 or float64 on CPU, got ",
-                dtype);
-    return;
-  }
-#ifdef SPIKEOPS_CUDA_KERNELS
-  if (uses_cuda_kernels(x)) {
-    const bool ok = dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16 ||
-                    (cuda_double && dtype == at::kDouble);
-    TORCH_CHECK(ok, name, " must be float32, ", cuda_double ? "float64, " : "", "float16 or bfloat16 on CUDA, got ",
-                dtype);
-    return;
-  }
-  TORCH_CHECK(false, name, " is on ", x.device(), "; spikeops has kernels for CPU and CUDA tensors");
-#else
-  (void)cuda_double;
-  TORCH_CHECK(false, name, " is on ", x.device(),
-              "; this build of spikeops has CPU kernels only (it was built without a CUDA torch and nvcc)");
-#endif
-}
-
-// The data of an optional tensor (undefined or empty: absent) as the kernel's pointer type.
-template <class T>
-T* data_or_null(const at::Tensor& t) {
-  return (t.defined() && t.numel() > 0) ? static_cast<T*>(t.data_ptr()) : nullptr;
-}
 
 template <class F>
 ParamRef<F> param_ref(const at::Tensor& p) {

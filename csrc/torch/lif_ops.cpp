@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "arg_checks.h"
 #include "cpu_dispatch.h"
 #include "lif_glue.h"
 
@@ -29,98 +30,93 @@ constexpr int64_t kStreamOutputBytes = 8 << 20;
 // A fresh [T, N] output. Large ones are marked for transparent huge pages before
 // their first touch: on first write each 2 MiB page then costs one fault instead
 // of 512, which is most of the price of a fresh output (see bench/NOTES.md).
-Tensor empty_output(at::IntArrayRef sizes, const at::TensorOptions& opts) {
-  Tensor t = at::empty(sizes, opts);
+Tensor empty_output(c10::SymIntArrayRef sizes, const at::TensorOptions& opts) {
+  Tensor t = at::empty_symint(sizes, opts);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (!t.device().is_cpu()) return t;
   constexpr uintptr_t kHuge = 2u << 20;
   const uintptr_t begin = reinterpret_cast<uintptr_t>(t.data_ptr());
   const uintptr_t end = begin + t.nbytes();
   const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = end & ~(kHuge - 1);
-  if (t.device().is_cpu() && last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
 #endif
   return t;
 }
 
-std::vector<int64_t> trailing_shape(const Tensor& x) { return x.sizes().slice(1).vec(); }
+// Shapes are SymInts throughout the checks and allocations: the same code is the
+// op's meta kernel, which torch.compile runs on symbolic shapes.
+c10::SymIntArrayRef trailing_shape(const Tensor& x) { return x.sym_sizes().slice(1); }
 
 // State, parameters and per-neuron gradients are float32 for 16-bit [T, N] data.
 at::ScalarType state_dtype(at::ScalarType dtype) {
   return (dtype == at::kHalf || dtype == at::kBFloat16) ? at::kFloat : dtype;
 }
 
-void check_device(const Tensor& t, const Tensor& x, const char* name) {
-  TORCH_CHECK(t.device() == x.device(), name, " is on ", t.device(), " but x is on ", x.device(),
-              "; all tensors must be on the same device");
-}
-
 // An optional per-neuron tensor, made contiguous with the trailing shape and dtype.
 Tensor state_arg(const std::optional<Tensor>& t, const Tensor& x, at::ScalarType dtype, const char* name) {
   if (!t.has_value() || !t->defined()) return Tensor();
-  check_device(*t, x, name);
-  TORCH_CHECK(t->sizes() == x.sizes().slice(1), name, " must have shape ", x.sizes().slice(1),
-              " (x's shape without T), got ", t->sizes());
+  check_same_device(*t, x, name, "x");
+  TORCH_CHECK_VALUE(t->sym_sizes() == trailing_shape(x), name, " must have shape ", trailing_shape(x),
+                    " (x's shape without T), got ", t->sym_sizes());
   if (dtype == at::kInt) {
-    TORCH_CHECK(t->scalar_type() == at::kInt, name, " must be int32, got ", t->scalar_type());
+    check_dtype(*t, at::kInt, name);
   } else {
-    TORCH_CHECK(at::isFloatingType(t->scalar_type()), name, " must be floating point, got ", t->scalar_type());
+    check_floating(*t, name);
   }
   return t->to(dtype).contiguous();
 }
 
-// A parameter: one value or a tensor broadcastable to the trailing shape. A
-// one-element CPU tensor is read on the host (allowed with any x, like a
-// Python number); anything else lives on x's device in the state dtype, and a
-// single device value stays there (no host sync, so CUDA graphs can capture it).
-Tensor param_arg(const Tensor& p, const Tensor& x, const char* name) {
-  TORCH_CHECK(at::isFloatingType(p.scalar_type()), name, " must be a floating point tensor, got ",
-              p.scalar_type());
+// A parameter: one value or a tensor broadcastable to the trailing shape, its
+// values in the allowed interval where they are on the host. A one-element CPU tensor is
+// read on the host (allowed with any x, like a Python number); anything else
+// lives on x's device in the state dtype, and a single device value stays
+// there (no host sync, so CUDA graphs can capture it).
+Tensor param_arg(const Tensor& p, const Tensor& x, const char* name, const Interval& allowed) {
+  check_floating(p, name);
+  check_param_range(p, name, allowed);
   const auto dtype = state_dtype(x.scalar_type());
-  if (p.numel() == 1 && p.device().is_cpu()) return p;
-  check_device(p, x, name);
-  if (p.numel() == 1) return p.to(dtype).reshape({1});
-  const auto trailing = x.sizes().slice(1);
-  TORCH_CHECK(at::is_expandable_to(p.sizes(), trailing), name, " of shape ", p.sizes(),
-              " cannot be broadcast to the neuron shape ", trailing);
-  return p.to(dtype).expand(trailing).contiguous();
+  if (p.sym_numel() == 1 && p.device().is_cpu()) return p;
+  check_same_device(p, x, name, "x");
+  if (p.sym_numel() == 1) return p.to(dtype).reshape({1});
+  const auto trailing = trailing_shape(x);
+  TORCH_CHECK_VALUE(at::is_expandable_to(p.sym_sizes(), trailing), name, " of shape ", p.sym_sizes(),
+                    " cannot be broadcast to the neuron shape ", trailing);
+  return p.to(dtype).expand_symint(trailing).contiguous();
 }
 
-// Range checks of host-side values only: reading device memory would synchronise.
-void check_param_range(const Tensor& p, const char* name, double lo, bool lo_open, double hi) {
-  if (!p.device().is_cpu()) return;
-  const double mn = p.min().item<double>(), mx = p.max().item<double>();
-  const bool lo_ok = lo_open ? mn > lo : mn >= lo;
-  TORCH_CHECK(lo_ok && mx <= hi && !std::isnan(mn) && !std::isnan(mx), name, " must lie in ", lo_open ? "(" : "[",
-              lo, ", ", hi, "], got values in [", mn, ", ", mx, "]");
+// The three neuron parameters of every LIF op (docs/math.md §1): decay in
+// [0, 1], a finite gain and a finite threshold > 0.
+template <class Tensors>
+void set_params(Tensors& t, const Tensor& alpha, const Tensor& gamma, const Tensor& theta, const Tensor& like) {
+  t.alpha = param_arg(alpha, like, "decay (alpha)", Interval{0.0, 1.0});
+  t.gamma = param_arg(gamma, like, "gain (gamma)", kFiniteValues);
+  t.theta = param_arg(theta, like, "threshold (theta)", Interval{0.0, INFINITY, true, true});
 }
 
 LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool deferred_reset,
                       bool detach_reset, int64_t surrogate, double sg_height, double sg_width,
                       bool track_age) {
-  TORCH_CHECK(reset >= 0 && reset < kNumResetModes, "reset must be 0 (subtract), 1 (zero) or 2 (none), got ",
-              reset);
-  TORCH_CHECK(surrogate >= 0 && surrogate < kNumSurrogates, "surrogate must be in [0, ", kNumSurrogates,
-              "), got ", surrogate);
-  TORCH_CHECK(refractory >= 0 && refractory < (1 << 24), "refractory must be in [0, 2^24), got ", refractory);
-  TORCH_CHECK(!(deferred_reset && refractory > 0), "refractory steps are not supported with deferred_reset");
-  TORCH_CHECK(std::isfinite(v_reset), "v_reset must be finite, got ", v_reset);
-  TORCH_CHECK(std::isfinite(sg_height) && std::isfinite(sg_width), "surrogate height and width must be finite");
+  TORCH_CHECK_VALUE(reset >= 0 && reset < kNumResetModes, "reset must be a mode in [0, ", kNumResetModes,
+                    ") (subtract, zero, none), got ", reset);
+  check_int_range(refractory, "refractory (steps)", 0, (1 << 24) - 1);
+  TORCH_CHECK_VALUE(!(deferred_reset && refractory > 0), "refractory steps are not supported with deferred_reset");
+  check_finite(v_reset, "v_reset");
   return LifConfig{static_cast<ResetMode>(reset),
                    static_cast<float>(v_reset),
                    static_cast<int32_t>(refractory),
                    deferred_reset,
                    detach_reset,
                    track_age,
-                   make_surrogate(static_cast<int32_t>(surrogate), static_cast<float>(sg_height),
-                                  static_cast<float>(sg_width))};
+                   surrogate_arg(surrogate, sg_height, sg_width)};
 }
 
 void check_input(const Tensor& x, const char* name) {
-  TORCH_CHECK(x.dim() >= 1, name, " must have a leading time dimension [T, ...], got a 0-d tensor");
-  TORCH_CHECK(x.size(0) >= 1, name, " must have at least one time step (T >= 1), got T = 0");
+  check_time_major(x, name);
   check_kernel_dtype(x, name, /*cuda_double=*/false);
 }
 
 void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+  if (t.x.is_meta()) return;
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) return run_forward_cuda(t, cfg, age_init);
 #endif
@@ -134,6 +130,7 @@ void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init
 }
 
 void run_backward(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+  if (t.saved_h.is_meta()) return;
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.saved_h)) return run_backward_cuda(t, cfg, age_init);
 #endif
@@ -146,8 +143,8 @@ void run_backward(const BackwardTensors& t, const LifConfig& cfg, int64_t age_in
   });
 }
 
-Tensor empty_if(bool need, at::IntArrayRef sizes, const at::TensorOptions& opts) {
-  return need ? at::empty(sizes, opts) : at::empty({0}, opts);
+Tensor empty_if(bool need, c10::SymIntArrayRef sizes, const at::TensorOptions& opts) {
+  return need ? at::empty_symint(sizes, opts) : at::empty({0}, opts);
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_impl(
@@ -159,34 +156,30 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_i
   check_input(x_in, "x");
   const LifConfig cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
                                     sg_height, sg_width, track_age);
-  TORCH_CHECK(age_init >= 0 && age_init < (1 << 24), "age_init must be in [0, 2^24), got ", age_init);
-  TORCH_CHECK(!return_ages || track_age, "return_ages requires track_age");
+  check_int_range(age_init, "age_init", 0, (1 << 24) - 1);
+  TORCH_CHECK_VALUE(!return_ages || track_age, "return_ages requires track_age");
   const bool stdb = cfg.surrogate.kind == SurrogateKind::STDB;
-  TORCH_CHECK(!(stdb && save_for_backward) || track_age, "the stdb surrogate requires track_age");
-  check_param_range(alpha, "decay (alpha)", 0.0, false, 1.0);
-  check_param_range(theta, "threshold", 0.0, true, INFINITY);
-  check_param_range(gamma, "gain (gamma)", -INFINITY, false, INFINITY);
+  TORCH_CHECK_VALUE(!(stdb && save_for_backward) || track_age, "the stdb surrogate requires track_age");
 
   ForwardTensors t;
   t.x = x_in.contiguous();
   const auto fdtype = state_dtype(t.x.scalar_type());
   const auto trailing = trailing_shape(t.x);
-  t.v0 = state_arg(v0, t.x, fdtype, "v0 (initial membrane)");
-  t.r0 = state_arg(r0, t.x, at::kInt, "r0 (initial refractory count)");
-  t.a0 = state_arg(a0, t.x, at::kInt, "a0 (initial spike age)");
-  t.alpha = param_arg(alpha, t.x, "decay (alpha)");
-  t.gamma = param_arg(gamma, t.x, "gain (gamma)");
-  t.theta = param_arg(theta, t.x, "threshold");
+  t.v0 = state_arg(v0, t.x, fdtype, "v0 (the initial membrane, state.v)");
+  t.r0 = state_arg(r0, t.x, at::kInt, "r0 (the initial refractory count, state.refractory)");
+  t.a0 = state_arg(a0, t.x, at::kInt, "a0 (the initial spike age, state.age)");
+  set_params(t, alpha, gamma, theta, t.x);
 
   const auto opts = t.x.options();
   const auto int_opts = opts.dtype(at::kInt);
-  t.spikes = empty_output(t.x.sizes(), opts);
-  t.v_out = at::empty(trailing, opts.dtype(fdtype));
+  const auto sizes = t.x.sym_sizes();
+  t.spikes = empty_output(sizes, opts);
+  t.v_out = at::empty_symint(trailing, opts.dtype(fdtype));
   t.r_out = empty_if(refractory > 0, trailing, int_opts);
   t.a_out = empty_if(track_age, trailing, int_opts);
-  t.ages = empty_if(return_ages, t.x.sizes(), int_opts);
-  t.saved_h = save_for_backward ? empty_output(t.x.sizes(), opts) : at::empty({0}, opts);
-  t.saved_age = empty_if(save_for_backward && stdb, t.x.sizes(), opts.dtype(at::kShort));
+  t.ages = empty_if(return_ages, sizes, int_opts);
+  t.saved_h = save_for_backward ? empty_output(sizes, opts) : at::empty({0}, opts);
+  t.saved_age = empty_if(save_for_backward && stdb, sizes, opts.dtype(at::kShort));
   run_forward(t, cfg, age_init);
   return {t.spikes, t.v_out, t.r_out, t.a_out, t.ages, t.saved_h, t.saved_age};
 }
@@ -205,32 +198,31 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_impl(
   t.saved_h = saved_h.contiguous();
   const auto dtype = t.saved_h.scalar_type();
   const auto fdtype = state_dtype(dtype);
-  TORCH_CHECK(grad_spikes.sizes() == t.saved_h.sizes(), "grad_spikes must have shape ", t.saved_h.sizes(),
-              ", got ", grad_spikes.sizes());
-  check_device(grad_spikes, t.saved_h, "grad_spikes");
+  const auto sizes = t.saved_h.sym_sizes();
+  TORCH_CHECK_VALUE(grad_spikes.sym_sizes() == sizes, "grad_spikes must have shape ", sizes, ", got ",
+                    grad_spikes.sym_sizes());
+  check_same_device(grad_spikes, t.saved_h, "grad_spikes", "saved_h");
   t.grad_spikes = grad_spikes.to(dtype).contiguous();
   if (cfg.surrogate.kind == SurrogateKind::STDB) {
-    TORCH_CHECK(saved_age.sizes() == t.saved_h.sizes() && saved_age.scalar_type() == at::kShort,
-                "the stdb surrogate needs saved_age (int16) of shape ", t.saved_h.sizes());
-    check_device(saved_age, t.saved_h, "saved_age");
+    TORCH_CHECK_VALUE(saved_age.sym_sizes() == sizes, "the stdb surrogate needs saved_age of shape ", sizes,
+                      ", got ", saved_age.sym_sizes());
+    check_dtype(saved_age, at::kShort, "saved_age");
+    check_same_device(saved_age, t.saved_h, "saved_age", "saved_h");
     t.saved_age = saved_age.contiguous();
   }
   t.grad_v = state_arg(grad_v, t.saved_h, fdtype, "grad_v");
   t.v0 = state_arg(v0, t.saved_h, fdtype, "v0");
   t.a0 = state_arg(a0, t.saved_h, at::kInt, "a0");
   if (need_grad_gamma) {
-    TORCH_CHECK(x.has_value() && x->sizes() == t.saved_h.sizes(), "the gain gradient needs x of shape ",
-                t.saved_h.sizes());
-    check_device(*x, t.saved_h, "x");
+    TORCH_CHECK_VALUE(x.has_value() && x->sym_sizes() == sizes, "the gain gradient needs x of shape ", sizes);
+    check_same_device(*x, t.saved_h, "x", "saved_h");
     t.x = x->to(dtype).contiguous();
   }
-  t.alpha = param_arg(alpha, t.saved_h, "decay (alpha)");
-  t.gamma = param_arg(gamma, t.saved_h, "gain (gamma)");
-  t.theta = param_arg(theta, t.saved_h, "threshold");
+  set_params(t, alpha, gamma, theta, t.saved_h);
 
   const auto trailing = trailing_shape(t.saved_h);
   const auto fopts = t.saved_h.options().dtype(fdtype);
-  t.grad_x = empty_output(t.saved_h.sizes(), t.saved_h.options());
+  t.grad_x = empty_output(sizes, t.saved_h.options());
   t.grad_v0 = empty_if(need_grad_v0, trailing, fopts);
   t.grad_alpha = empty_if(need_grad_alpha, trailing, fopts);
   t.grad_gamma = empty_if(need_grad_gamma, trailing, fopts);
@@ -242,27 +234,26 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_impl(
 // Variants writing into caller-owned buffers (no allocation of [T, N] outputs),
 // for callers that manage memory themselves; no refractory or age tracking.
 void check_out(const Tensor& out, const Tensor& like, at::ScalarType dtype, const char* name) {
-  check_device(out, like, name);
-  TORCH_CHECK(out.sizes() == like.sizes() && out.scalar_type() == dtype && out.is_contiguous(), name,
-              " must be a contiguous ", dtype, " tensor of shape ", like.sizes());
+  check_same_device(out, like, name, "x");
+  check_dtype(out, dtype, name);
+  TORCH_CHECK_VALUE(out.sym_sizes() == like.sym_sizes() && out.is_contiguous(), name,
+                    " must be a contiguous tensor of shape ", like.sym_sizes(), ", got shape ", out.sym_sizes());
 }
 
 void lif_forward_out_impl(const Tensor& x, const std::optional<Tensor>& v0, const Tensor& alpha,
                           const Tensor& gamma, const Tensor& theta, int64_t reset, double v_reset,
                           bool deferred_reset, Tensor& spikes, Tensor& v, Tensor& saved_h) {
   check_input(x, "x");
-  TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
+  TORCH_CHECK_VALUE(x.is_contiguous(), "x must be contiguous");
   const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, false, 0, 1.0, 1.0, false);
   const auto dtype = x.scalar_type();
   check_out(spikes, x, dtype, "spikes");
   check_out(v, x[0], state_dtype(dtype), "v");
-  if (saved_h.numel()) check_out(saved_h, x, dtype, "saved_h");
+  if (saved_h.sym_numel() != 0) check_out(saved_h, x, dtype, "saved_h");
   ForwardTensors t;
   t.x = x;
-  t.v0 = state_arg(v0, x, state_dtype(dtype), "v0 (initial membrane)");
-  t.alpha = param_arg(alpha, x, "decay (alpha)");
-  t.gamma = param_arg(gamma, x, "gain (gamma)");
-  t.theta = param_arg(theta, x, "threshold");
+  t.v0 = state_arg(v0, x, state_dtype(dtype), "v0 (the initial membrane)");
+  set_params(t, alpha, gamma, theta, x);
   t.spikes = spikes;
   t.v_out = v;
   t.saved_h = saved_h;
@@ -274,8 +265,9 @@ void lif_backward_out_impl(const Tensor& grad_spikes, const Tensor& saved_h, con
                            bool deferred_reset, bool detach_reset, int64_t surrogate, double sg_height,
                            double sg_width, Tensor& grad_x) {
   check_input(saved_h, "saved_h");
-  TORCH_CHECK(surrogate != static_cast<int64_t>(SurrogateKind::STDB), "lif_backward_out does not support stdb");
-  TORCH_CHECK(saved_h.is_contiguous(), "saved_h must be contiguous");
+  TORCH_CHECK_VALUE(surrogate != static_cast<int64_t>(SurrogateKind::STDB),
+                    "surrogate: lif_backward_out has no spike ages, so it does not take the stdb surrogate");
+  TORCH_CHECK_VALUE(saved_h.is_contiguous(), "saved_h must be contiguous");
   const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, detach_reset, surrogate, sg_height,
                                     sg_width, false);
   check_out(grad_spikes, saved_h, saved_h.scalar_type(), "grad_spikes");
@@ -283,9 +275,7 @@ void lif_backward_out_impl(const Tensor& grad_spikes, const Tensor& saved_h, con
   BackwardTensors t;
   t.grad_spikes = grad_spikes;
   t.saved_h = saved_h;
-  t.alpha = param_arg(alpha, saved_h, "decay (alpha)");
-  t.gamma = param_arg(gamma, saved_h, "gain (gamma)");
-  t.theta = param_arg(theta, saved_h, "threshold");
+  set_params(t, alpha, gamma, theta, saved_h);
   t.grad_x = grad_x;
   run_backward(t, cfg, 0);
 }
@@ -316,8 +306,16 @@ SPIKEOPS_LIBRARY(SPIKEOPS_OPS, m) {
 }
 
 // One implementation per op serves every device: the checks and allocation are
-// shared, run_forward / run_backward pick the kernels.
+// shared, run_forward / run_backward pick the kernels. On meta tensors it is
+// the fake kernel torch.compile and FakeTensor run: the same checks, no kernel.
 SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
+  m.impl("lif_forward", &lif_forward_impl);
+  m.impl("lif_backward", &lif_backward_impl);
+  m.impl("lif_forward_out", &lif_forward_out_impl);
+  m.impl("lif_backward_out", &lif_backward_out_impl);
+}
+
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, Meta, m) {
   m.impl("lif_forward", &lif_forward_impl);
   m.impl("lif_backward", &lif_backward_impl);
   m.impl("lif_forward_out", &lif_forward_out_impl);

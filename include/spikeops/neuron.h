@@ -11,6 +11,8 @@ namespace spikeops {
 
 enum class ResetMode : int32_t { Subtract = 0, Zero = 1, None = 2 };
 constexpr int32_t kNumResetModes = 3;
+// Their names, by value: Python's spikeops.kinds.ResetMode is made from these.
+constexpr const char* kResetModeNames[kNumResetModes] = {"subtract", "zero", "none"};
 
 // Loop-invariant settings shared by all neurons of one call.
 struct LifConfig {

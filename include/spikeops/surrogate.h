@@ -15,6 +15,9 @@ enum class SurrogateKind : int32_t {
   STDB = 5,         // height * exp(-beta * age) / theta            (width holds beta)
 };
 constexpr int32_t kNumSurrogates = 6;
+// Their names, by value: Python's spikeops.kinds.SurrogateKind is made from these.
+constexpr const char* kSurrogateNames[kNumSurrogates] = {"atan",     "fast_sigmoid", "sigmoid",
+                                                         "triangle", "rectangle",    "stdb"};
 
 // Constants of one surrogate, derived once from (kind, height, width).
 struct SurrogateParams {

@@ -18,67 +18,14 @@ from typing import Dict, List
 import torch
 from torch import nn
 
-from . import analysis, convert
-from .datasets import digits
-from .nn import encode_constant, encode_rate, integrate
-from .train import deep_conv_snn, fine_tune_stdb, fit, layer_grad_norms, start_at_half_threshold
+from spikeops import analysis, convert
+from spikeops.datasets import digits
+from spikeops.nn import encode_constant, encode_rate, integrate
+from spikeops.train import accuracy, deep_conv_snn, fine_tune_stdb, fit, layer_grad_norms, start_at_half_threshold
+
+from .common import make_ann, progress_bar, train_ann_with_progress
 
 POISSON_DRAWS = 5
-
-
-def _bar(total: int, desc: str):
-    try:
-        from tqdm import tqdm
-        return tqdm(total=total, desc=desc, leave=False)
-    except ImportError:  # progress bars are optional
-        class Plain:
-            def update(self, n=1):
-                pass
-
-            def set_postfix_str(self, s):
-                pass
-
-            def close(self):
-                print(f"{desc}: done", flush=True)
-        return Plain()
-
-
-def make_ann(width: int = 32) -> nn.Sequential:
-    """The demo's ANN: three conv layers (width, 2 width, 4 width channels) with BatchNorm and
-    ReLU, average pooling, a linear output."""
-    return nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.BatchNorm2d(4 * width), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(4 * width * 2 * 2, 10))
-
-
-def train_ann(model: nn.Module, x, y, epochs: int, lr: float = 3e-3, batch_size: int = 64,
-              rate_noise: float = 0.0, noise_T: int = 4, desc: str = "train ANN") -> nn.Module:
-    """Adam on cross-entropy. With ``rate_noise`` > 0 that fraction of the batches sees the mean
-    of ``noise_T`` rate-coded samples of its images instead of the images (input-noise
-    augmentation: the network then tolerates the noise of rate-coded input at few steps)."""
-    opt = torch.optim.Adam(model.parameters(), lr)
-    bar = _bar(epochs, desc)
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(y)).split(batch_size):
-            xb = x[idx]
-            if rate_noise > 0 and torch.rand(()).item() < rate_noise:
-                xb = encode_rate(xb, noise_T).mean(0)
-            loss = nn.functional.cross_entropy(model(xb), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        bar.update()
-        bar.set_postfix_str(f"loss {loss.item():.3f}")
-    bar.close()
-    return model.eval()
-
-
-@torch.no_grad()
-def accuracy(model, x, y) -> float:
-    return (model.eval()(x).argmax(1) == y).double().mean().item()
 
 
 def first_within(curve: torch.Tensor, target: float) -> int:
@@ -89,7 +36,7 @@ def first_within(curve: torch.Tensor, target: float) -> int:
 
 def _poisson_mean(snn, x, y, T, seed, what):
     """Accuracy after every step 1..T with Poisson-rate input, averaged over POISSON_DRAWS draws."""
-    bar = _bar(POISSON_DRAWS, f"{what}, Poisson draws")
+    bar = progress_bar(POISSON_DRAWS, f"{what}, Poisson draws")
     runs = []
     for draw in range(POISSON_DRAWS):
         g = torch.Generator().manual_seed(seed * 100 + draw)
@@ -114,7 +61,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
     rows: List[Dict[str, object]] = []
     curves: Dict[str, List[float]] = {}
 
-    ann = train_ann(make_ann(), xtr, ytr, ann_epochs, rate_noise=0.5, noise_T=hybrid_T)
+    ann = train_ann_with_progress(make_ann(), xtr, ytr, ann_epochs, "train ANN", rate_noise=0.5, noise_T=hybrid_T)
     ann_acc = accuracy(ann, xte, yte)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(ann, out_dir / "ann.pt")  # e.g. for python -m spikeops hw --model
@@ -143,7 +90,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
     start_at_half_threshold(hybrid)
     for name, trained in (("conversion alone (balanced thresholds)", False), ("hybrid STDB fine-tuning", True)):
         if trained:
-            bar = _bar(hybrid_epochs, f"STDB fine-tuning (T={hybrid_T})")
+            bar = progress_bar(hybrid_epochs, f"STDB fine-tuning (T={hybrid_T})")
             fine_tune_stdb(hybrid, xtr, ytr, hybrid_T, epochs=hybrid_epochs, lr=1e-3, batch_norm=True,
                            progress=lambda epoch, loss: (bar.update(), bar.set_postfix_str(f"loss {loss:.3f}")))
             bar.close()
@@ -161,7 +108,8 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
 
     # Soft-LIF: the same network with soft-LIF activations trained with Gaussian noise, then
     # run as ZOH LIF neurons (dt = 1 ms) with 5 ms synapses, read out after a settling time.
-    soft = train_ann(convert.soft_lif_ann(noise="gaussian"), xtr, ytr, ann_epochs, desc="train soft-LIF ANN")
+    soft = train_ann_with_progress(convert.soft_lif_ann(noise="gaussian"), xtr, ytr, ann_epochs,
+                                   "train soft-LIF ANN")
     soft_acc = accuracy(soft, xte, yte)
     soft_macs = sum(analysis.ann_macs(soft, xte))
     rows.append(dict(method="soft-LIF ANN (Gaussian noise training)", accuracy=soft_acc, T=None,
@@ -176,7 +124,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
 
     # Direct surrogate-gradient training: 8 spiking conv layers, BatchNorm on input currents.
     model = deep_conv_snn()
-    bar = _bar(snn_epochs, f"train SNN directly (T={direct_T})")
+    bar = progress_bar(snn_epochs, f"train SNN directly (T={direct_T})")
 
     def progress(epoch, loss):
         bar.update()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from . import functional as F
-from . import reference as R
+from spikeops import functional as F
+from spikeops import reference as R
 
 SHAPES = [((T, 64, 65536), dt) for T in (4, 16, 32) for dt in (torch.float16, torch.bfloat16, torch.float32)]
 SHAPES += [((T, 2**20), torch.float32) for T in (8, 32, 128)]

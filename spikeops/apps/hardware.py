@@ -14,11 +14,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import convert
-from ..datasets import digits
-from ..nn import LIF, encode_rate
-from .energy import energy_report
-from .fixed import compare, quantize
+from spikeops import convert
+from spikeops.datasets import digits
+from spikeops.hardware import compare, energy_report, quantize
+from spikeops.nn import LIF, encode_rate
+from spikeops.train import accuracy
+
+from .common import make_ann, train_ann_with_progress
 
 
 def _load(path: str) -> nn.Module:
@@ -29,11 +31,10 @@ def _load(path: str) -> nn.Module:
 
 
 def run(out_dir: Path, *, model_path=None, T: int = 32, draws: int = 3, ann_epochs: int = 30, seed: int = 0):
-    from ..demo import accuracy, make_ann, train_ann
-
     torch.manual_seed(seed)
     xtr, ytr, xte, yte = digits(seed=seed)
-    model = _load(model_path) if model_path else train_ann(make_ann(), xtr, ytr, ann_epochs, rate_noise=0.5)
+    model = _load(model_path) if model_path else train_ann_with_progress(
+        make_ann(), xtr, ytr, ann_epochs, "train ANN", rate_noise=0.5)
     is_snn = any(isinstance(m, LIF) for m in model.modules())
     ann = None if is_snn else model
     snn = model if is_snn else convert.convert_rate(model, xtr, percentile=99.9)

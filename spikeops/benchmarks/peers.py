@@ -27,7 +27,7 @@ from torch import nn
 
 import spikeops
 from spikeops import functional as F
-from spikeops.bench import cpu_model, median_time
+from .timing import cpu_model, median_time
 
 DECAY = 0.9
 

@@ -8,57 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
-from . import functional as F
-from . import reference as R
+from spikeops import functional as F
+from spikeops import reference as R
+
+from .timing import copy_bandwidth, cpu_model, median_time
 
 _OPS = torch.ops.spikeops
 SHAPES = [(8, 2**20), (32, 2**20), (128, 2**20), (32, 64 * 8192)]
 QUICK_SHAPES = [(8, 2**16), (32, 2**16)]
 LIF_KW = dict(decay=0.9, threshold=1.0, surrogate="atan")
-
-
-def median_time(fn, repeats: int, warmup: int = 1, sync=None) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs; ``sync`` (e.g.
-    ``torch.cuda.synchronize``) is called after every run so that device work is counted."""
-    for _ in range(warmup):
-        fn()
-        if sync:
-            sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def copy_bandwidth(repeats: int, numel: int = 2**26) -> float:
-    """GB/s of ``dst.copy_(src)`` into an existing tensor (read + write counted)."""
-    src = torch.rand(numel)
-    dst = torch.empty_like(src)
-    t = median_time(lambda: dst.copy_(src), repeats)
-    return 2 * src.numel() * src.element_size() / t / 1e9
 
 
 def _forward_backward(x, g):
@@ -154,7 +118,7 @@ def bench_shape(T: int, N: int, repeats: int, ref_repeats: int, copy_gbs: float,
 def _thp_probe(repeats: int) -> dict:
     """Fresh-output timings at [32, 2^20] in a child process with THP_MEM_ALLOC_ENABLE=1."""
     code = "\n".join([
-        "import json, torch, spikeops.bench as b",
+        "import json, torch, spikeops.benchmarks.cpu as b",
         "x = torch.randn(32, 2**20) * 0.6 + 0.4",
         "g = torch.randn(32, 2**20)",
         f"r = {repeats}",

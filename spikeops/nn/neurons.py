@@ -1,4 +1,5 @@
-"""nn.Module front ends of the fused LIF op."""
+"""Neuron modules: the fused LIF (and IF), the soft-LIF rate neuron with its
+training noise, the zero-order-hold LIF it converts to, and the FS neuron."""
 from __future__ import annotations
 
 import math
@@ -7,12 +8,12 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import nn
 
-from . import functional as F
-from . import surrogate as surrogate_mod
+from .. import functional as F
+from .. import surrogate as surrogate_mod
+from ..kinds import reset_mode
+from ._options import check_number
 
-__all__ = ["LIF", "IF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode", "encode_constant",
-           "encode_rate", "mean_rate", "spike_count", "integrate", "synaptic_filter", "SynapticFilter", "SoftLIF",
-           "filtered_spike_train", "ZOHLIF", "FSNeuron"]
+__all__ = ["LIF", "IF", "SoftLIF", "filtered_spike_train", "ZOHLIF", "FSNeuron"]
 
 
 class LIF(nn.Module):
@@ -53,14 +54,8 @@ class LIF(nn.Module):
         super().__init__()
         if step_mode not in ("multi", "single"):
             raise ValueError(f"step_mode must be 'multi' or 'single', got {step_mode!r}")
-        if decay is not None and tau is not None:
-            raise ValueError("give either decay or tau, not both")
-        if tau is not None:
-            decay = F.decay_from_tau(tau)
-        elif decay is None:
-            decay = 0.5
-        if reset not in F.RESET_MODES:
-            raise ValueError(f"reset must be one of {sorted(F.RESET_MODES)}, got {reset!r}")
+        decay = F.resolve_decay(decay, tau)
+        reset_mode(reset)  # a misspelt mode fails here, not at the first call
         self.surrogate = surrogate_mod.get(surrogate)
         self.decay = self._make_param("decay", decay, learn_decay, param_shape)
         self.threshold = self._make_param("threshold", threshold, learn_threshold, param_shape)
@@ -84,9 +79,7 @@ class LIF(nn.Module):
             return value
         if isinstance(value, torch.Tensor):
             return nn.Parameter(value.detach().clone().float())
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number or tensor, got {value!r}")
-        return nn.Parameter(torch.full(tuple(shape), float(value)))
+        return nn.Parameter(torch.full(tuple(shape), float(check_number(name, value))))
 
     def reset_state(self) -> None:
         """Forgets the carried state: the next call starts from rest."""
@@ -130,131 +123,6 @@ class IF(LIF):
         super().__init__(1.0, **kwargs)
 
 
-class TimeDistributed(nn.Module):
-    """Applies an ordinary layer (Conv2d, Linear, BatchNorm, pooling, ...) to every step of a
-    ``[T, B, ...]`` sequence at once, by merging T into the batch. A BatchNorm wrapped this way
-    normalises with statistics shared over all time steps."""
-
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self.module = module
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() < 2:
-            raise ValueError(f"TimeDistributed expects [T, B, ...], got shape {tuple(x.shape)}")
-        T, B = x.shape[:2]
-        return self.module(x.flatten(0, 1)).unflatten(0, (T, B))
-
-
-def _check_steps(T) -> int:
-    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
-        raise ValueError(f"T (time steps) must be an int >= 1, got {T!r}")
-    return T
-
-
-def encode_constant(x: torch.Tensor, T: int) -> torch.Tensor:
-    """The input as a constant current for T steps: ``[T, *x.shape]`` (a broadcast view, no copy)."""
-    return x.unsqueeze(0).expand(_check_steps(T), *x.shape)
-
-
-def encode_rate(x: torch.Tensor, T: int, *, signed: bool = True, generator: Optional[torch.Generator] = None):
-    """Rate-coded spikes ``[T, *x.shape]``: at each step an element spikes with probability |x|
-    (clipped to 1), a Bernoulli approximation of a Poisson train with rate |x| per step. With
-    ``signed`` the spike carries x's sign (the hybrid-conversion code's encoder); otherwise
-    negative inputs never spike."""
-    T = _check_steps(T)
-    rand = torch.rand((T, *x.shape), generator=generator, device=x.device, dtype=x.dtype)
-    p = x.abs().clamp(max=1.0) if signed else x.clamp(0.0, 1.0)
-    spikes = (rand < p).to(x.dtype)
-    return spikes * torch.sign(x) if signed else spikes
-
-
-def encode(x: torch.Tensor, T: int, encoder="constant", *, generator: Optional[torch.Generator] = None):
-    """``x`` as T steps of input: ``encoder`` is ``"constant"`` (:func:`encode_constant`),
-    ``"rate"`` (:func:`encode_rate`) or a callable ``(x, T) -> [T, ...]``."""
-    if isinstance(encoder, str) and encoder == "constant":
-        return encode_constant(x, T)
-    if isinstance(encoder, str) and encoder == "rate":
-        return encode_rate(x, T, generator=generator)
-    if callable(encoder):
-        return encoder(x, T)
-    raise ValueError(f"encoder must be 'constant', 'rate' or a callable (x, T) -> [T, ...], got {encoder!r}")
-
-
-class ConstantEncoder(nn.Module):
-    """Module form of :func:`encode_constant`."""
-
-    def __init__(self, T: int):
-        super().__init__()
-        self.T = _check_steps(T)
-
-    def forward(self, x):
-        return encode_constant(x, self.T)
-
-
-class RateEncoder(nn.Module):
-    """Module form of :func:`encode_rate` (fresh random spikes on every call)."""
-
-    def __init__(self, T: int, signed: bool = True):
-        super().__init__()
-        self.T = _check_steps(T)
-        self.signed = signed
-
-    def forward(self, x):
-        return encode_rate(x, self.T, signed=self.signed)
-
-
-def mean_rate(spikes: torch.Tensor) -> torch.Tensor:
-    """Readout: spikes per step, averaged over the time dimension 0."""
-    return spikes.mean(0)
-
-
-def spike_count(spikes: torch.Tensor) -> torch.Tensor:
-    """Readout: total spikes over the time dimension 0."""
-    return spikes.sum(0)
-
-
-def integrate(currents: torch.Tensor, cumulative: bool = False) -> torch.Tensor:
-    """Readout of a non-spiking output layer: the membrane of an integrator (no leak, no
-    threshold) fed with ``currents`` ``[T, ...]``, divided by the steps so far; that is the
-    mean current. ``cumulative=True`` returns the readout after every step ``[T, ...]``."""
-    if not cumulative:
-        return currents.mean(0)
-    steps = torch.arange(1, currents.shape[0] + 1, device=currents.device, dtype=currents.dtype)
-    return currents.cumsum(0) / steps.view(-1, *([1] * (currents.dim() - 1)))
-
-
-def synaptic_filter(x: torch.Tensor, decay: float) -> torch.Tensor:
-    """First-order low-pass over time dimension 0: ``y[t] = decay * y[t-1] + (1 - decay) * x[t]``,
-    ``y[0] = 0`` before the first step. Runs on the LIF kernel (a leaky integrator is an LIF
-    neuron that never fires); not differentiable."""
-    F._check_scalar("decay", decay, 0.0, 1.0)
-    inf = torch.tensor(math.inf, dtype=torch.float64)
-    out = torch.ops.spikeops.lif_forward(
-        x.detach(), None, None, None, torch.tensor(float(decay), dtype=torch.float64),
-        torch.tensor(1.0 - decay, dtype=torch.float64), inf, F.RESET_MODES["none"], 0.0, 0, False, False, 0,
-        1.0, 1.0, False, 0, False, True)
-    return out[5]
-
-
-class SynapticFilter(nn.Module):
-    """Exponential synapse with time constant ``tau`` (seconds) at step ``dt``: low-pass filters
-    ``[T, ...]`` currents (:func:`synaptic_filter` with decay ``exp(-dt / tau)``; ``tau = 0``
-    passes the input through)."""
-
-    def __init__(self, tau: float, dt: float):
-        super().__init__()
-        F._check_scalar("tau", tau, 0.0, math.inf)
-        F._check_scalar("dt", dt, 0.0, math.inf, lo_open=True)
-        self.tau, self.dt = float(tau), float(dt)
-
-    def forward(self, x):
-        return x if self.tau == 0 else synaptic_filter(x, math.exp(-self.dt / self.tau))
-
-    def extra_repr(self) -> str:
-        return f"tau={self.tau}, dt={self.dt}"
-
-
 _NOISE_MODELS = (None, "gaussian", "spike_train")
 
 
@@ -275,8 +143,8 @@ class SoftLIF(nn.Module):
         super().__init__()
         if noise not in _NOISE_MODELS:
             raise ValueError(f"noise must be one of {_NOISE_MODELS}, got {noise!r}")
-        F._check_scalar("sigma", sigma, 0.0, math.inf)
-        F._check_scalar("tau_s", tau_s, 0.0, math.inf, lo_open=True)
+        check_number("sigma", sigma, lo=0.0)
+        check_number("tau_s", tau_s, lo=0.0, lo_open=True)
         self.constants = dict(tau_rc=tau_rc, tau_ref=tau_ref, smoothing=smoothing, gain=gain, amplitude=amplitude)
         F.soft_lif(torch.zeros(1), **self.constants)  # validates the constants now
         self.noise, self.sigma, self.tau_s = noise, float(sigma), float(tau_s)
@@ -342,8 +210,8 @@ class ZOHLIF(nn.Module):
         super().__init__()
         for name, value, lo_open in (("tau_rc", tau_rc, True), ("tau_ref", tau_ref, False), ("gain", gain, True),
                                      ("dt", dt, True)):
-            F._check_scalar(name, value, 0.0, math.inf, lo_open)
-        F._check_scalar("amplitude", amplitude, -math.inf, math.inf)
+            check_number(name, value, lo=0.0, lo_open=lo_open)
+        check_number("amplitude", amplitude)
         decay = math.exp(-dt / tau_rc)
         self.gain, self.scale, self.dt = float(gain), float(amplitude) / dt, float(dt)
         self.neuron = LIF(decay, gain=1.0 - decay, threshold=1.0, reset="zero", refractory=round(tau_ref / dt))

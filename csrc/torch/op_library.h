@@ -1,0 +1,46 @@
+// What every op family's glue shares: the op library it registers into and
+// which tensors go to the CUDA kernels.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+// The op library: torch.ops.spikeops. The emulated-CUDA test build
+// (SPIKEOPS_EMULATED_CUDA, spikeops._emulated_cuda) compiles the same glue into
+// torch.ops.spikeops_emulated_cuda, whose ops take CPU tensors and run the CUDA
+// kernels on the host. Both builds have CUDA kernels (SPIKEOPS_CUDA_KERNELS).
+#if defined(SPIKEOPS_EMULATED_CUDA)
+#define SPIKEOPS_OPS spikeops_emulated_cuda
+#define SPIKEOPS_CUDA_KERNELS 1
+#else
+#define SPIKEOPS_OPS spikeops
+#if defined(SPIKEOPS_WITH_CUDA)
+#define SPIKEOPS_CUDA_KERNELS 1
+#endif
+#endif
+// TORCH_LIBRARY* paste their namespace argument unexpanded; these expand it first.
+#define SPIKEOPS_LIBRARY(ns, m) TORCH_LIBRARY(ns, m)
+#define SPIKEOPS_LIBRARY_FRAGMENT(ns, m) TORCH_LIBRARY_FRAGMENT(ns, m)
+#define SPIKEOPS_LIBRARY_IMPL(ns, key, m) TORCH_LIBRARY_IMPL(ns, key, m)
+
+namespace spikeops {
+
+// Whether t's data goes to the CUDA kernels: CUDA tensors, and every tensor in
+// the emulated-CUDA build.
+inline bool uses_cuda_kernels(const at::Tensor& t) {
+#if defined(SPIKEOPS_EMULATED_CUDA)
+  (void)t;
+  return true;
+#else
+  return t.is_cuda();
+#endif
+}
+
+// The data of an optional tensor (undefined or empty: absent) as the kernel's pointer type.
+template <class T>
+T* data_or_null(const at::Tensor& t) {
+  return (t.defined() && t.numel() > 0) ? static_cast<T*>(t.data_ptr()) : nullptr;
+}
+
+}  // namespace spikeops

@@ -1,0 +1,44 @@
+"""Timing and machine facts shared by the benchmarks."""
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+
+def median_time(fn, repeats: int, warmup: int = 1, sync=None) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs; ``sync`` (e.g.
+    ``torch.cuda.synchronize``) is called after every run so that device work is counted."""
+    for _ in range(warmup):
+        fn()
+        if sync:
+            sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def copy_bandwidth(repeats: int, numel: int = 2**26) -> float:
+    """GB/s of ``dst.copy_(src)`` into an existing tensor (read + write counted)."""
+    src = torch.rand(numel)
+    dst = torch.empty_like(src)
+    t = median_time(lambda: dst.copy_(src), repeats)
+    return 2 * src.numel() * src.element_size() / t / 1e9

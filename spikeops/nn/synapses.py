@@ -1,0 +1,44 @@
+"""Synapses: first-order low-pass filters of input currents over time."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..kinds import ResetMode, SurrogateKind
+from ._options import check_number
+
+__all__ = ["synaptic_filter", "SynapticFilter"]
+
+
+def synaptic_filter(x: torch.Tensor, decay: float) -> torch.Tensor:
+    """First-order low-pass over time dimension 0: ``y[t] = decay * y[t-1] + (1 - decay) * x[t]``,
+    ``y[0] = 0`` before the first step. Runs on the LIF kernel: a leaky integrator is an LIF
+    neuron without reset, whose membrane before the spike test is y; not differentiable."""
+    decay = float(decay)  # the op checks that it lies in [0, 1]
+    host = dict(dtype=torch.float64)  # host scalars: the kernels read them as constants
+    out = torch.ops.spikeops.lif_forward(
+        x.detach(), v0=None, r0=None, a0=None, alpha=torch.tensor(decay, **host),
+        gamma=torch.tensor(1.0 - decay, **host), theta=torch.tensor(1.0, **host), reset=ResetMode.none,
+        v_reset=0.0, refractory=0, deferred_reset=False, detach_reset=False, surrogate=SurrogateKind.atan,
+        sg_height=1.0, sg_width=1.0, track_age=False, age_init=0, return_ages=False, save_for_backward=True)
+    return out[5]
+
+
+class SynapticFilter(nn.Module):
+    """Exponential synapse with time constant ``tau`` (seconds) at step ``dt``: low-pass filters
+    ``[T, ...]`` currents (:func:`synaptic_filter` with decay ``exp(-dt / tau)``; ``tau = 0``
+    passes the input through)."""
+
+    def __init__(self, tau: float, dt: float):
+        super().__init__()
+        check_number("tau", tau, lo=0.0)
+        check_number("dt", dt, lo=0.0, lo_open=True)
+        self.tau, self.dt = float(tau), float(dt)
+
+    def forward(self, x):
+        return x if self.tau == 0 else synaptic_filter(x, math.exp(-self.dt / self.tau))
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, dt={self.dt}"
