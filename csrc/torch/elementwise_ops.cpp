@@ -178,28 +178,13 @@ SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
       "Tensor grad_threshold)");
 }
 
-// The CPU, CUDA and meta (fake) kernels are one implementation, as for the LIF ops.
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
+void register_elementwise_impls(torch::Library& m) {
   m.impl("soft_lif", &soft_lif_impl);
   m.impl("soft_lif_backward", &soft_lif_backward_impl);
   m.impl("fs_neuron", &fs_neuron_impl);
   m.impl("fs_neuron_backward", &fs_neuron_backward_impl);
 }
 
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, Meta, m) {
-  m.impl("soft_lif", &soft_lif_impl);
-  m.impl("soft_lif_backward", &soft_lif_backward_impl);
-  m.impl("fs_neuron", &fs_neuron_impl);
-  m.impl("fs_neuron_backward", &fs_neuron_backward_impl);
-}
-
-#ifdef SPIKEOPS_WITH_CUDA
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CUDA, m) {
-  m.impl("soft_lif", &soft_lif_impl);
-  m.impl("soft_lif_backward", &soft_lif_backward_impl);
-  m.impl("fs_neuron", &fs_neuron_impl);
-  m.impl("fs_neuron_backward", &fs_neuron_backward_impl);
-}
-#endif
+SPIKEOPS_IMPL_EVERY_KEY(register_elementwise_impls)
 
 }  // namespace spikeops

@@ -116,11 +116,8 @@ SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
       "(Tensor spikes, Tensor u, Tensor v, Tensor r, Tensor u_seq, Tensor v_seq)");
 }
 
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) { m.impl("lif_fixed", &lif_fixed_impl); }
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, Meta, m) { m.impl("lif_fixed", &lif_fixed_impl); }
+void register_lif_fixed_impls(torch::Library& m) { m.impl("lif_fixed", &lif_fixed_impl); }
 
-#ifdef SPIKEOPS_WITH_CUDA
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CUDA, m) { m.impl("lif_fixed", &lif_fixed_impl); }
-#endif
+SPIKEOPS_IMPL_EVERY_KEY(register_lif_fixed_impls)
 
 }  // namespace spikeops

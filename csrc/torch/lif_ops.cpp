@@ -305,30 +305,13 @@ SPIKEOPS_LIBRARY(SPIKEOPS_OPS, m) {
       "Tensor(a!) grad_x) -> ()");
 }
 
-// One implementation per op serves every device: the checks and allocation are
-// shared, run_forward / run_backward pick the kernels. On meta tensors it is
-// the fake kernel torch.compile and FakeTensor run: the same checks, no kernel.
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
+void register_lif_impls(torch::Library& m) {
   m.impl("lif_forward", &lif_forward_impl);
   m.impl("lif_backward", &lif_backward_impl);
   m.impl("lif_forward_out", &lif_forward_out_impl);
   m.impl("lif_backward_out", &lif_backward_out_impl);
 }
 
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, Meta, m) {
-  m.impl("lif_forward", &lif_forward_impl);
-  m.impl("lif_backward", &lif_backward_impl);
-  m.impl("lif_forward_out", &lif_forward_out_impl);
-  m.impl("lif_backward_out", &lif_backward_out_impl);
-}
-
-#ifdef SPIKEOPS_WITH_CUDA
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CUDA, m) {
-  m.impl("lif_forward", &lif_forward_impl);
-  m.impl("lif_backward", &lif_backward_impl);
-  m.impl("lif_forward_out", &lif_forward_out_impl);
-  m.impl("lif_backward_out", &lif_backward_out_impl);
-}
-#endif
+SPIKEOPS_IMPL_EVERY_KEY(register_lif_impls)
 
 }  // namespace spikeops

@@ -24,6 +24,21 @@
 #define SPIKEOPS_LIBRARY_FRAGMENT(ns, m) TORCH_LIBRARY_FRAGMENT(ns, m)
 #define SPIKEOPS_LIBRARY_IMPL(ns, key, m) TORCH_LIBRARY_IMPL(ns, key, m)
 
+// Registers an op family's implementations (`register_impls(torch::Library&)`)
+// for every dispatch key: one implementation checks, allocates and picks the
+// kernel for CPU, CUDA (where built) and meta tensors, on which it is the fake
+// kernel that FakeTensor and torch.compile run (checks and shapes, no kernel).
+#if defined(SPIKEOPS_WITH_CUDA)
+#define SPIKEOPS_IMPL_CUDA_KEY(register_impls) \
+  SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CUDA, m) { register_impls(m); }
+#else
+#define SPIKEOPS_IMPL_CUDA_KEY(register_impls)
+#endif
+#define SPIKEOPS_IMPL_EVERY_KEY(register_impls)                          \
+  SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) { register_impls(m); }   \
+  SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, Meta, m) { register_impls(m); }  \
+  SPIKEOPS_IMPL_CUDA_KEY(register_impls)
+
 namespace spikeops {
 
 // Whether t's data goes to the CUDA kernels: CUDA tensors, and every tensor in

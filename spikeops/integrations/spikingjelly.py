@@ -59,7 +59,7 @@ class _Node(sj_neuron.BaseNode):
         shift = 0.0 if self.v_reset is None else float(self.v_reset)
         theta = torch.nextafter(torch.tensor(self.v_threshold - shift, dtype=x_seq.dtype),
                                 torch.tensor(-math.inf, dtype=x_seq.dtype))  # h > theta  <=>  h >= v_threshold
-        decay = 1.0 if self.tau is None else 1.0 - 1.0 / self.tau
+        decay = 1.0 if self.tau is None else F.decay_from_tau(self.tau)
         gain = 1.0 / self.tau if (self.tau is not None and self.decay_input) else 1.0
         spikes, state = F.lif(x_seq, F.LIFState(v - shift if shift else v), decay=decay, gain=gain,
                               threshold=theta.to(x_seq.device), reset="subtract" if self.v_reset is None else "zero",
