@@ -66,10 +66,11 @@ test: build
 # (and libstdc++, whose exceptions ASan intercepts). The kernel tests run, less two
 # slow ones that exercise no kernel code the others do not (an optimiser fit, torch.compile).
 SANITIZE_SITE := build/sanitize/site
-SANITIZE_TESTS := tests/sanitizer_checks.py tests/test_emulated_cuda.py tests/test_lif_parity.py tests/test_ops.py \
-  tests/test_elementwise_neurons.py tests/test_lif_fixed.py tests/test_saved_16bit.py tests/test_validation.py \
+SANITIZE_TESTS := tests/sanitizer_checks.py tests/test_emulated_cuda.py tests/test_lif.py \
+  tests/test_elementwise_neurons.py tests/test_lif_fixed.py \
   --deselect tests/test_elementwise_neurons.py::test_fs_fit_quality_targets \
-  --deselect tests/test_ops.py::test_torch_compile_fullgraph_matches_eager
+  --deselect tests/test_lif.py::test_torch_compile_fullgraph_matches_eager \
+  --deselect tests/test_lif.py::test_compiled_lif_rejects_bad_state_as_eager_does
 test-sanitize: setup
 	$(PY) -m pip install -q --no-build-isolation --no-deps --upgrade --target $(SANITIZE_SITE) \
 	  -C build-dir=build/sanitize/build -C cmake.build-type=RelWithDebInfo \

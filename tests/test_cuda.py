@@ -19,8 +19,9 @@ import spikeops
 import spikeops.convert
 from spikeops import functional as F
 from spikeops import reference as R
-from test_lif_parity import CASES, SURROGATES, make_case
-from test_ops import SCALARS, ConvSNN
+from spikeops.kinds import ResetMode, SurrogateKind
+
+from conftest import DEVICE_CONFIGS, LIF_CASES, OP_DEFAULTS, SURROGATES, ConvSNN, lif_forward_args, make_lif_case
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")
@@ -55,11 +56,11 @@ def on(device, tensors, dtype=None):
             state)
 
 
-@pytest.mark.parametrize("reset,sg_index,refractory,deferred,detach", CASES)
+@pytest.mark.parametrize("reset,sg_index,refractory,deferred,detach", LIF_CASES)
 def test_float32_bitwise_equals_cpu_kernels(reset, sg_index, refractory, deferred, detach):
     sg = SURROGATES[sg_index]
     T, N = 9, 1031
-    case = make_case(T, N, torch.float32, True, True, refractory, sg.kind == 5)
+    case = make_lif_case(T, N, torch.float32, True, True, refractory)
     kw = dict(reset=reset, v_reset=-0.2 if reset == "zero" else 0.1, refractory=refractory, deferred_reset=deferred,
               detach_reset=detach, surrogate=sg, track_age=True)
     weights = torch.rand(T, 1)
@@ -79,7 +80,7 @@ def test_float32_bitwise_equals_cpu_kernels(reset, sg_index, refractory, deferre
 @pytest.mark.parametrize("T,N", [(1, 1), (1, 37), (3, 1000), (4, 4 * 4099), (1000, 67), (64, 4099)])
 @pytest.mark.parametrize("per_neuron", [False, True])
 def test_shapes_equal_cpu_and_reference(T, N, per_neuron):
-    case = make_case(T, N, torch.float32, per_neuron, True, 0, False)
+    case = make_lif_case(T, N, torch.float32, per_neuron, True, 0)
     weights = torch.rand(T, 1)
     s_cpu, st_cpu, g_cpu = run_lif(*on("cpu", case), weights)
     s_gpu, st_gpu, g_gpu = run_lif(*on(CUDA, case), weights.to(CUDA))
@@ -106,14 +107,14 @@ def test_unaligned_and_noncontiguous_inputs():
 
 
 def _op_forward(x, theta, **cfg):
-    c = dict(SCALARS, **cfg)
+    c = dict(OP_DEFAULTS, **cfg)
     return op.lif_forward(x, None, None, None, torch.tensor(0.85), torch.tensor(1.05), theta, c["reset"],
                           c["v_reset"], c["refractory"], c["deferred_reset"], c["detach_reset"], c["surrogate"],
                           c["sg_height"], c["sg_width"], c["track_age"], c["age_init"], c["return_ages"], True)
 
 
 def _op_backward(grad_spikes, saved_h, saved_age, x, theta, **cfg):
-    c = dict(SCALARS, **cfg)
+    c = dict(OP_DEFAULTS, **cfg)
     return op.lif_backward(grad_spikes, None, saved_h, saved_age, x, None, None, torch.tensor(0.85),
                            torch.tensor(1.05), theta, c["reset"], c["v_reset"], c["refractory"], c["deferred_reset"],
                            c["detach_reset"], c["surrogate"], c["sg_height"], c["sg_width"], c["age_init"], True,
@@ -121,15 +122,10 @@ def _op_backward(grad_spikes, saved_h, saved_age, x, theta, **cfg):
 
 
 @pytest.mark.parametrize("dtype", HALF_TYPES)
-@pytest.mark.parametrize("cfg", [
-    {},
-    {"reset": 1, "v_reset": -0.1, "refractory": 2, "surrogate": 2, "sg_width": 4.0},
-    {"deferred_reset": True, "surrogate": 1, "sg_width": 25.0},
-    {"surrogate": 5, "sg_height": 0.3, "sg_width": 0.01, "track_age": True},
-    {"reset": 2, "surrogate": 3, "sg_width": 0.0, "detach_reset": True},
-])
+@pytest.mark.parametrize("config", DEVICE_CONFIGS)
 @pytest.mark.parametrize("N", [4096, 1001])  # vectorised and one-neuron-per-thread kernels
-def test_16bit_equals_float32_kernels_with_rounded_storage(dtype, cfg, N):
+def test_16bit_equals_float32_kernels_with_rounded_storage(dtype, config, N):
+    cfg = DEVICE_CONFIGS[config]
     T = 12
     x = (torch.randn(T, N) * 1.2 + 0.45).to(dtype)
     theta = torch.rand(N) * 0.8 + 0.6
@@ -176,12 +172,11 @@ def test_16bit_error_at_most_twice_pytorchs_own(dtype):
 
 
 def test_opcheck_cuda():
-    from test_ops import forward_args
     for per_neuron in (False, True):
-        for cfg in ({}, {"surrogate": 5, "sg_height": 0.3, "sg_width": 0.01, "track_age": True},
-                    {"reset": 1, "refractory": 2, "track_age": True, "return_ages": True}):
+        for cfg in ({}, {"surrogate": SurrogateKind.stdb, "sg_height": 0.3, "sg_width": 0.01, "track_age": True},
+                    {"reset": ResetMode.zero, "refractory": 2, "track_age": True, "return_ages": True}):
             args = tuple(a.detach().to(CUDA).requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor) else a
-                         for a in forward_args(per_neuron=per_neuron, **cfg))
+                         for a in lif_forward_args(per_neuron=per_neuron, **cfg))
             torch.library.opcheck(op.lif_forward.default, args)
     x = torch.randn(5, 24, device=CUDA, dtype=torch.float16, requires_grad=True)
     args = (x, None, None, None, torch.tensor(0.8), torch.tensor(1.0), torch.tensor(0.7), 0, 0.0, 0, False, False,

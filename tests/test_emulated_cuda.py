@@ -29,8 +29,8 @@ import pytest
 import torch
 
 from spikeops import reference as R
-from test_lif_parity import CASES, SURROGATES
-from test_ops import SCALARS
+from conftest import DEVICE_CONFIGS, LIF_CASES, OP_DEFAULTS, SURROGATES
+from spikeops.kinds import ResetMode, SurrogateKind
 
 
 def cuda_headers_present():
@@ -63,7 +63,7 @@ def placed(t, offset):
 
 
 def lif_config(**overrides):
-    c = dict(SCALARS, **overrides)
+    c = dict(OP_DEFAULTS, **overrides)
     return [c[k] for k in ("reset", "v_reset", "refractory", "deferred_reset", "detach_reset", "surrogate",
                            "sg_height", "sg_width")]
 
@@ -96,7 +96,7 @@ def make_inputs(T, N, per_neuron, refractory, seed=0):
 def check_lif(T, N, dtype, cfg, per_neuron=True, refractory=0, track_age=True, return_ages=True, offset=0):
     """Forward and backward of the emulated CUDA kernels equal the CPU kernels (16-bit: rounded as stored)."""
     x, params, state, g_s, g_v = make_inputs(T, N, per_neuron, refractory)
-    stdb = cfg[5] == 5
+    stdb = cfg[5] == SurrogateKind.stdb
     return_ages = return_ages and track_age
     x16, g16 = x.to(dtype), g_s.to(dtype)
     got = lif_forward(EMU, placed(x16, offset), state, params, cfg, track_age, return_ages)
@@ -124,11 +124,11 @@ def check_lif(T, N, dtype, cfg, per_neuron=True, refractory=0, track_age=True, r
 
 # ---------------------------------------------------------------- LIF
 
-@pytest.mark.parametrize("reset,sg_index,refractory,deferred,detach", CASES)
+@pytest.mark.parametrize("reset,sg_index,refractory,deferred,detach", LIF_CASES)
 @pytest.mark.parametrize("N", [1031, 1032])  # one neuron per thread / four
 def test_lif_every_mode_float32(reset, sg_index, refractory, deferred, detach, N):
     sg = SURROGATES[sg_index]
-    reset_code = ["subtract", "zero", "none"].index(reset)
+    reset_code = ResetMode[reset]
     width = sg.width if sg.width is not None else 0.0
     cfg = lif_config(reset=reset_code, v_reset=-0.2 if reset == "zero" else 0.1, refractory=refractory,
                      deferred_reset=deferred, detach_reset=detach, surrogate=sg.kind, sg_height=sg.height,
@@ -136,33 +136,26 @@ def test_lif_every_mode_float32(reset, sg_index, refractory, deferred, detach, N
     check_lif(9, N, torch.float32, cfg, refractory=refractory)
 
 
-CONFIGS = {
-    "subtract-atan": (lif_config(), 0),
-    "zero-refractory-sigmoid": (lif_config(reset=1, v_reset=-0.1, refractory=2, surrogate=2, sg_width=4.0), 2),
-    "deferred-fast_sigmoid": (lif_config(deferred_reset=True, surrogate=1, sg_width=25.0), 0),
-    "none-detach-triangle": (lif_config(reset=2, detach_reset=True, surrogate=3, sg_height=0.3, sg_width=0.0), 0),
-    "stdb": (lif_config(surrogate=5, sg_height=0.3, sg_width=0.01), 1),
-}
-
-
 @pytest.mark.parametrize("N", SIZES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("config", DEVICE_CONFIGS)
 @pytest.mark.parametrize("offset", [0, 1])
 def test_lif_sizes_dtypes_and_alignment(N, dtype, config, offset):
-    cfg, refractory = CONFIGS[config]
+    cfg = lif_config(**DEVICE_CONFIGS[config])
+    # The initial refractory counts' range; with stdb (refractory 0) the kernels must ignore them.
+    refractory = {"zero-refractory-sigmoid": 2, "stdb": 1}.get(config, 0)
     T = 3 if N > 5000 else 7
     check_lif(T, N, dtype, cfg, per_neuron=N % 2 == 1, refractory=refractory, offset=offset)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_lif_without_age_tracking(dtype):
-    check_lif(6, 1031, dtype, lif_config(reset=1), track_age=False)
+    check_lif(6, 1031, dtype, lif_config(reset=ResetMode.zero), track_age=False)
     check_lif(6, 1032, dtype, lif_config(refractory=1), refractory=1, track_age=False)
 
 
 def test_long_run_with_scalar_parameters():
-    check_lif(200, 37, torch.float32, lif_config(surrogate=5, sg_height=0.3, sg_width=0.01), per_neuron=False)
+    check_lif(200, 37, torch.float32, lif_config(**DEVICE_CONFIGS["stdb"]), per_neuron=False)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -171,14 +164,14 @@ def test_out_variants(dtype, N):
     T = 5
     x, params, state, g_s, _ = make_inputs(T, N, True, 0)
     x = x.to(dtype)
-    cfg = (0, 0.0, False)
+    cfg = (ResetMode.subtract, 0.0, False)  # reset, v_reset, deferred_reset
 
     def run(ops, x_in):
         spikes, saved_h = torch.empty_like(x_in), torch.empty_like(x_in)
         v = torch.empty(N, dtype=torch.float32)
         ops.lif_forward_out(x_in, state[0], *params, *cfg, spikes, v, saved_h)
         grad_x = torch.empty_like(x_in)
-        ops.lif_backward_out(g_s.to(x_in.dtype), saved_h, *params, 0, 0.0, False, False, 0, 1.0, 2.0, grad_x)
+        ops.lif_backward_out(g_s.to(x_in.dtype), saved_h, *params, *cfg, False, SurrogateKind.atan, 1.0, 2.0, grad_x)
         return spikes, v, saved_h, grad_x
 
     got = run(EMU, x)
@@ -200,7 +193,7 @@ def test_saved_h_beyond_the_16bit_range_saturates(dtype):
     x[2, 2] = 3.0  # a neuron below range at one step
     theta = torch.full((N,), 1.0)
     params = (torch.tensor(0.9), torch.tensor(1.0), theta)
-    cfg = lif_config(reset=2)  # no reset: the membrane keeps growing
+    cfg = lif_config(reset=ResetMode.none)  # no reset: the membrane keeps growing
     state = (None, None, None)
     got = lif_forward(EMU, x.to(dtype), state, params, cfg, False, False)
     want = lif_forward(CPU, x.to(dtype).float(), state, params, cfg, False, False)

@@ -1,9 +1,6 @@
 """spikeops.hardware: quantisation properties (hypothesis), exact agreement where the float
-network is exactly representable, fixed vs float on digits, the energy report by hand, the
-command, and argument checking."""
-import json
-import math
-
+network is exactly representable, fixed vs float on digits, the energy report by hand and
+argument checking."""
 import pytest
 import torch
 from hypothesis import given, settings
@@ -11,8 +8,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from spikeops import convert, hardware
-from spikeops.cli import main as cli_main
 from spikeops.nn import LIF, TimeDistributed, encode_rate
+
+from conftest import fit_ann, relu_cnn
+
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 
@@ -79,30 +78,10 @@ def test_exactly_representable_network_agrees_exactly(decay):
     torch.testing.assert_close(fixed(x), snn(x).mean(0), rtol=1e-6, atol=1e-6)
 
 
-def digits_cnn():
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
-                         nn.Flatten(), nn.Linear(8 * 16, 32), nn.ReLU(), nn.Linear(32, 10))
-
-
-@pytest.fixture(scope="module")
-def digits_data():
-    pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn (a test dependency)")
-    from spikeops.datasets import digits
-    return digits()
-
-
 def test_fixed_point_rate_conversion_on_digits(digits_data):
     xtr, ytr, xte, yte = digits_data
     torch.manual_seed(0)
-    ann = digits_cnn()
-    opt = torch.optim.Adam(ann.parameters(), 3e-3)
-    for _ in range(10):
-        for b in torch.randperm(len(ytr)).split(64):
-            loss = nn.functional.cross_entropy(ann(xtr[b]), ytr[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    ann.eval()
+    ann = fit_ann(relu_cnn(nn.AvgPool2d), xtr, ytr, 10, seed=None)
     snn = convert.convert_rate(ann, xtr, percentile=99.9)
     fixed = hardware.quantize(snn)
     report = fixed.report()
@@ -154,30 +133,6 @@ def test_bad_networks_and_inputs_are_named():
         hardware.quantize(nn.Sequential(TimeDistributed(nn.Linear(2, 3)), LIF(1.0)))
     with pytest.raises(TypeError, match="nn.Sequential"):
         hardware.quantize(LIF(1.0))
-
-
-def test_hw_command_writes_results(tmp_path, digits_data):
-    out = tmp_path / "hw"
-    assert cli_main(["hw", "--ann-epochs", "2", "--T", "8", "--draws", "1", "--out", str(out)]) == 0
-    result = json.loads((out / "results.json").read_text())
-    assert 0 <= result["fixed_accuracy"] <= 1 and 0 <= result["float_accuracy"] <= 1
-    assert len(result["quantisation"]) == 4 and "ann_macs" in result["energy"]
-    assert "fixed-point SNN accuracy" in (out / "table.md").read_text()
-    # a saved ReLU ANN is rate-converted; a saved float SNN is used as it is
-    torch.manual_seed(0)
-    torch.save(digits_cnn().eval(), tmp_path / "ann.pt")
-    assert cli_main(["hw", "--model", str(tmp_path / "ann.pt"), "--T", "4", "--draws", "1", "--out", str(out)]) == 0
-    result = json.loads((out / "results.json").read_text())
-    assert result["ann_accuracy"] is not None and len(result["quantisation"]) == 3
-    torch.save(convert.convert_rate(torch.load(tmp_path / "ann.pt", weights_only=False), digits_data[0][:64]),
-               tmp_path / "snn.pt")
-    assert cli_main(["hw", "--model", str(tmp_path / "snn.pt"), "--T", "4", "--draws", "1", "--out", str(out)]) == 0
-    result = json.loads((out / "results.json").read_text())
-    assert result["ann_accuracy"] is None and "ann_macs" not in result["energy"]
-    assert math.isfinite(result["energy"]["snn_energy_j"])
-    torch.save(LIF(1.0), tmp_path / "lif.pt")
-    with pytest.raises(TypeError, match="nn.Sequential"):
-        cli_main(["hw", "--model", str(tmp_path / "lif.pt"), "--out", str(out)])
 
 
 def test_direct_trained_network_with_current_norms_quantises(digits_data):

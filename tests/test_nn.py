@@ -1,4 +1,4 @@
-"""spikeops.LIF / spikeops.IF modules."""
+"""The nn front ends: LIF/IF modules, encoders, readouts, TimeDistributed, module and surrogate arguments."""
 import pytest
 import torch
 from torch import nn
@@ -6,6 +6,7 @@ from torch import nn
 import spikeops
 from spikeops import functional as F
 from spikeops import reference as R
+from spikeops.nn import RateEncoder, TimeDistributed, encode_constant, encode_rate, integrate, mean_rate, spike_count
 
 
 def test_multi_step_equals_functional():
@@ -102,3 +103,59 @@ def test_surrogate_by_name_and_object():
     lif = spikeops.LIF(surrogate=spikeops.surrogate.Triangle(width=None, height=0.3))
     assert lif.surrogate.height == 0.3
     assert isinstance(spikeops.LIF(surrogate="stdb").surrogate, spikeops.surrogate.STDB)
+
+
+def test_module_arguments():
+    with pytest.raises(ValueError, match="step_mode"):
+        spikeops.LIF(step_mode="both")
+    with pytest.raises(ValueError, match="stateful"):
+        spikeops.LIF(step_mode="single", stateful=False)
+    with pytest.raises(ValueError, match="reset"):
+        spikeops.LIF(reset="hard")
+    lif = spikeops.LIF(step_mode="single")
+    lif(torch.zeros(3))
+    with pytest.raises(ValueError, match="reset_state"):
+        lif(torch.zeros(4))
+
+
+def test_surrogate_arguments():
+    with pytest.raises(ValueError, match="width"):
+        spikeops.surrogate.Rectangle(width=0.0)
+    with pytest.raises(ValueError, match="height"):
+        spikeops.surrogate.ATan(height=float("inf"))
+    with pytest.raises(ValueError, match="width"):
+        spikeops.surrogate.Rectangle(width=-1.0, height=1.0)
+    with pytest.raises(TypeError, match="width"):
+        spikeops.surrogate.FastSigmoid(slope="25")
+    with pytest.raises(ValueError, match="beta"):
+        spikeops.surrogate.STDB(beta=-1.0)
+
+
+def test_time_distributed_equals_per_step():
+    conv = nn.Conv2d(2, 3, 3)
+    x = torch.randn(4, 5, 2, 6, 6)
+    out = TimeDistributed(conv)(x)
+    assert out.shape == (4, 5, 3, 4, 4)
+    torch.testing.assert_close(out, torch.stack([conv(x_t) for x_t in x]))
+    with pytest.raises(ValueError, match="T, B"):
+        TimeDistributed(conv)(torch.randn(3))
+
+
+def test_encoders_and_readouts():
+    x = torch.tensor([[0.0, 0.25, -0.5, 1.7]])
+    c = encode_constant(x, 3)
+    assert c.shape == (3, 1, 4) and torch.equal(c[2], x)
+    torch.manual_seed(0)
+    s = encode_rate(x.expand(20000, 4), 4)
+    rate = s.mean((0, 1))
+    torch.testing.assert_close(rate, torch.tensor([0.0, 0.25, -0.5, 1.0]), atol=0.01, rtol=0)
+    assert set(s.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    assert (encode_rate(x, 50, signed=False) >= 0).all()
+    assert RateEncoder(7)(x).shape == (7, 1, 4)
+    spikes = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 1.0]])
+    assert torch.equal(spike_count(spikes), torch.tensor([3.0, 3.0]))
+    assert torch.equal(mean_rate(spikes), torch.tensor([0.75, 0.75]))
+    cum = integrate(torch.tensor([[2.0], [0.0], [4.0]]), cumulative=True)
+    torch.testing.assert_close(cum.flatten(), torch.tensor([2.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="T"):
+        encode_constant(x, 0)

@@ -1,15 +1,14 @@
-"""Rate conversion (spikeops.convert) and the building blocks it runs on (spikeops.nn)."""
+"""Rate conversion of a ReLU ANN (spikeops.convert.convert_rate)."""
 import pytest
 import torch
 from torch import nn
 
 import spikeops
 from spikeops import convert
-from spikeops.nn import (RateEncoder, TimeDistributed, encode_constant, encode_rate, integrate, mean_rate,
-                         spike_count)
+from spikeops.nn import encode_constant
+from spikeops.train import accuracy
 
-sklearn = pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn (a test dependency)")
-from spikeops.datasets import digits  # noqa: E402
+from conftest import fit_ann
 
 
 def small_cnn(bn=True):
@@ -22,52 +21,12 @@ def small_cnn(bn=True):
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(digits_data):
+    """small_cnn trained 12 epochs on the digits, its test accuracy, the data."""
+    xtr, ytr, xte, yte = digits_data
     torch.manual_seed(0)
-    xtr, ytr, xte, yte = digits()
-    model = small_cnn()
-    opt = torch.optim.Adam(model.parameters(), 3e-3)
-    for _ in range(12):
-        model.train()
-        for b in torch.randperm(len(ytr)).split(64):
-            loss = nn.functional.cross_entropy(model(xtr[b]), ytr[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
-    with torch.no_grad():
-        acc = (model(xte).argmax(1) == yte).float().mean().item()
-    return model, acc, (xtr, ytr, xte, yte)
-
-
-def test_time_distributed_equals_per_step():
-    conv = nn.Conv2d(2, 3, 3)
-    x = torch.randn(4, 5, 2, 6, 6)
-    out = TimeDistributed(conv)(x)
-    assert out.shape == (4, 5, 3, 4, 4)
-    torch.testing.assert_close(out, torch.stack([conv(x_t) for x_t in x]))
-    with pytest.raises(ValueError, match="T, B"):
-        TimeDistributed(conv)(torch.randn(3))
-
-
-def test_encoders_and_readouts():
-    x = torch.tensor([[0.0, 0.25, -0.5, 1.7]])
-    c = encode_constant(x, 3)
-    assert c.shape == (3, 1, 4) and torch.equal(c[2], x)
-    torch.manual_seed(0)
-    s = encode_rate(x.expand(20000, 4), 4)
-    rate = s.mean((0, 1))
-    torch.testing.assert_close(rate, torch.tensor([0.0, 0.25, -0.5, 1.0]), atol=0.01, rtol=0)
-    assert set(s.unique().tolist()) <= {-1.0, 0.0, 1.0}
-    assert (encode_rate(x, 50, signed=False) >= 0).all()
-    assert RateEncoder(7)(x).shape == (7, 1, 4)
-    spikes = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 1.0]])
-    assert torch.equal(spike_count(spikes), torch.tensor([3.0, 3.0]))
-    assert torch.equal(mean_rate(spikes), torch.tensor([0.75, 0.75]))
-    cum = integrate(torch.tensor([[2.0], [0.0], [4.0]]), cumulative=True)
-    torch.testing.assert_close(cum.flatten(), torch.tensor([2.0, 1.0, 2.0]))
-    with pytest.raises(ValueError, match="T"):
-        encode_constant(x, 0)
+    model = fit_ann(small_cnn(), xtr, ytr, 12, seed=None)
+    return model, accuracy(model, xte, yte), digits_data
 
 
 def test_batchnorm_folding_preserves_outputs(trained):
