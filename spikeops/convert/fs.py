@@ -16,7 +16,8 @@ from torch import nn
 
 from .. import functional as F
 from ..nn import FSNeuron
-from .rate import WEIGHTED, _percentile, fold_batchnorm
+from ..data import Data, batches, check_reiterable
+from .rate import WEIGHTED, _PositivePercentile, fold_batchnorm
 
 __all__ = ["FSCode", "relu_code", "fit_fs", "convert_fs", "fs_activity"]
 
@@ -95,44 +96,47 @@ def fit_fs(fn: Callable[[torch.Tensor], torch.Tensor], K: int, x_range=(-10.0, 1
 
 
 @torch.no_grad()
-def convert_fs(ann: nn.Module, calibration: torch.Tensor, *, K: int = 8, percentile: float = 99.9,
+def convert_fs(ann: nn.Module, calibration: Data, *, K: int = 8, percentile: float = 99.9,
                rounding: str = "nearest", code: Optional[Union[FSCode, Callable[[float], FSCode]]] = None,
-               record: bool = True) -> nn.Sequential:
+               record: bool = True, batch_size: int = 512, max_batches: Optional[int] = None,
+               progress: bool = True) -> nn.Sequential:
     """Replaces every ReLU of a trained ``ann`` (an ``nn.Sequential``; BatchNorm folded) by an
     FS neuron. With the binary ReLU code (default) each layer's range alpha is the
     ``percentile`` of its activations on ``calibration`` (scaled so the saturation level
     ``alpha (1 - 2^-K)`` equals it). ``code`` overrides: an :class:`FSCode` for every layer or a
     callable ``alpha -> FSCode``. The result runs like the ANN (no time dimension: each FS
-    neuron's K steps are inside the kernel)."""
+    neuron's K steps are inside the kernel). ``calibration`` (tensors or batches:
+    :mod:`spikeops.data`) is streamed once per ReLU, through the layers converted so far."""
+    check_reiterable(calibration, "convert_fs")
     folded = fold_batchnorm(ann)
     layers: List[nn.Module] = list(folded)
     if not any(isinstance(m, nn.ReLU) for m in layers):
         raise ValueError("the model has no ReLU to replace by FS neurons")
-    x = calibration
-    out = []
+    out: List[nn.Module] = []
     for m in layers:
-        y = m(x)
         if isinstance(m, nn.ReLU):
-            level = _percentile(y[y > 0], percentile) if (y > 0).any() else 1.0
-            alpha = level / (1 - 2.0 ** -K)
+            stat, converted = _PositivePercentile(percentile), nn.Sequential(*out).eval()
+            for xb, _ in batches(calibration, batch_size=batch_size, max_batches=max_batches, progress=progress,
+                                 desc=f"FS layer {sum(isinstance(n, FSNeuron) for n in out)} range"):
+                stat.add(converted(xb))
+            alpha = stat.value() / (1 - 2.0 ** -K)
             if code is None:
                 c = relu_code(K, alpha, rounding)
             else:
                 c = code(alpha) if callable(code) else code
-            neuron = c.neuron(record=record)
-            out.append(neuron)
-            y = neuron(x)
+            out.append(c.neuron(record=record))
         else:
             out.append(copy.deepcopy(m))
-        x = y
     return nn.Sequential(*out).eval()
 
 
-@torch.no_grad()
-def fs_activity(model: nn.Module, x: torch.Tensor) -> Dict[str, object]:
-    """Runs ``model`` (with FS neurons) on ``x`` and reports spikes per neuron (per FS layer and
-    overall, per sample: each neuron runs K steps once) and synaptic operations per sample
-    (spikes times the fan-out of the weighted layer each FS layer feeds)."""
+@torch.inference_mode()
+def fs_activity(model: nn.Module, data: Data, *, batch_size: int = 512, max_batches: Optional[int] = None,
+                progress: bool = True) -> Dict[str, object]:
+    """Runs ``model`` (with FS neurons) on ``data`` (tensors or batches, streamed:
+    :mod:`spikeops.data`) and reports spikes per neuron (per FS layer and overall, per sample:
+    each neuron runs K steps once) and synaptic operations per sample (spikes times the fan-out
+    of the weighted layer each FS layer feeds)."""
     neurons = [m for m in model.modules() if isinstance(m, FSNeuron)]
     saved = [n.record for n in neurons]
     for n in neurons:
@@ -152,16 +156,29 @@ def fs_activity(model: nn.Module, x: torch.Tensor) -> Dict[str, object]:
 
     hooks = [m.register_forward_hook(on_weighted) for m in model.modules() if isinstance(m, WEIGHTED)]
     hooks += [n.register_forward_hook(on_neuron) for n in neurons]
+    spikes, counts, samples = [0.0] * len(neurons), [0.0] * len(neurons), 0
+    model.eval()
     try:
-        model.eval()(x)
+        for xb, _ in batches(data, batch_size=batch_size, max_batches=max_batches, progress=progress,
+                             desc="FS activity"):
+            model(xb)
+            if samples == 0:  # the fan-outs are known after the first batch
+                for hk in hooks:
+                    hk.remove()
+                hooks = []
+            samples += xb.shape[0]
+            for k, n in enumerate(neurons):
+                spikes[k] += n.last_spikes
+                counts[k] += n.last_neurons
     finally:
         for hk in hooks:
             hk.remove()
         for n, r in zip(neurons, saved):
             n.record = r
-    B = x.shape[0]
-    spikes = [n.last_spikes / B for n in neurons]
-    counts = [n.last_neurons / B for n in neurons]
+    if samples == 0:
+        raise ValueError("data holds no samples")
+    spikes = [s / samples for s in spikes]
+    counts = [c / samples for c in counts]
     return {
         "spikes_per_neuron": sum(spikes) / max(sum(counts), 1),
         "layer_spikes_per_neuron": [s / c for s, c in zip(spikes, counts)],

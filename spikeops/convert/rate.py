@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence
 import torch
 from torch import nn
 
+from ..data import Data, batches, check_reiterable
 from ..nn import LIF, SoftLIF, TimeDistributed, encode, integrate
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
@@ -82,32 +83,58 @@ def fold_batchnorm(model: nn.Module) -> nn.Sequential:
     return nn.Sequential(*out).eval()
 
 
-def _percentile(values: torch.Tensor, p: float) -> float:
-    values = values.flatten().float()
-    if values.numel() == 0:
-        return 1.0
-    k = max(1, min(values.numel(), int(round(p / 100.0 * values.numel()))))
-    return values.kthvalue(k).values.item()
+class _PositivePercentile:
+    """The nearest-rank p-th percentile of the positive values of a stream of tensors, in memory
+    independent of the stream's length: a histogram over the top 20 bits of the values' float32
+    patterns (monotonic in the value for positive floats; 2^11 bins per octave), so the result
+    is within 2^-12 (relative) of the exact percentile. p = 100 is the exact maximum."""
+
+    _SHIFT = 12  # low mantissa bits dropped: 2^19 bins cover every positive finite float32
+
+    def __init__(self, p: float):
+        self.p = p
+        self.counts = torch.zeros(1 << (31 - self._SHIFT), dtype=torch.int64)
+        self.maximum = 0.0
+
+    def add(self, values: torch.Tensor) -> None:
+        positive = values[values > 0].float()
+        if positive.numel() == 0:
+            return
+        self.maximum = max(self.maximum, positive.max().item())
+        bins = (positive.view(torch.int32) >> self._SHIFT).flatten().cpu().long()
+        self.counts += torch.bincount(bins, minlength=self.counts.numel())
+
+    def value(self) -> float:
+        n = int(self.counts.sum())
+        if n == 0:
+            return 1.0
+        if self.p == 100:
+            return self.maximum
+        k = max(1, min(n, int(round(self.p / 100.0 * n))))
+        b = int(torch.searchsorted(self.counts.cumsum(0), k))
+        middle = torch.tensor([(b << self._SHIFT) | (1 << (self._SHIFT - 1))], dtype=torch.int32)
+        return min(middle.view(torch.float32).item(), self.maximum)
 
 
 @torch.no_grad()
-def activation_scales(ann: nn.Module, data: torch.Tensor, percentile: float = 99.9,
-                      batch_size: int = 512) -> List[float]:
+def activation_scales(ann: nn.Module, data: Data, percentile: float = 99.9, *, batch_size: int = 512,
+                      max_batches: Optional[int] = None, progress: bool = True) -> List[float]:
     """lambda_l for each ReLU of ``ann`` (BatchNorm folded or not): the ``percentile`` of its
-    positive activations on ``data``."""
+    positive activations on ``data`` (tensors or batches, streamed: :mod:`spikeops.data`)."""
     if not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile}")
     layers = layers_of(ann)
     ann.eval()
-    acts: List[List[torch.Tensor]] = [[] for m in layers if isinstance(m, nn.ReLU)]
-    for batch in data.split(batch_size):
+    stats = [_PositivePercentile(percentile) for m in layers if isinstance(m, nn.ReLU)]
+    for batch, _ in batches(data, batch_size=batch_size, max_batches=max_batches, progress=progress,
+                            desc="activation scales"):
         k = 0
         for m in layers:
             batch = m(batch)
             if isinstance(m, nn.ReLU):
-                acts[k].append(batch[batch > 0])
+                stats[k].add(batch)
                 k += 1
-    return [_percentile(torch.cat(a), percentile) for a in acts]
+    return [s.value() for s in stats]
 
 
 def _neuron(threshold: float, decay: float) -> LIF:
@@ -143,22 +170,26 @@ def spiking_layers(snn: nn.Module) -> List[LIF]:
 
 
 @torch.no_grad()
-def threshold_balance(snn: nn.Sequential, data: torch.Tensor, T: int, *, scale: float = 1.0,
-                      encoder="constant", batch_size: int = 512) -> List[float]:
+def threshold_balance(snn: nn.Sequential, data: Data, T: int, *, scale: float = 1.0, encoder="constant",
+                      batch_size: int = 512, max_batches: Optional[int] = None, progress: bool = True) -> List[float]:
     """Sets each neuron layer's threshold, input to output, to ``scale`` times the largest input
     current it receives over T steps on ``data`` (earlier layers already balanced). Returns the
     largest currents.
 
     A spike of a layer with threshold theta stands for theta units of its ANN activation, so
     the biases of all later layers are divided by theta to keep their share of the current
-    (the hybrid method's networks have no biases; folded BatchNorm gives them some)."""
+    (the hybrid method's networks have no biases; folded BatchNorm gives them some). ``data`` is
+    streamed (:mod:`spikeops.data`) once per neuron layer."""
+    check_reiterable(data, "threshold_balance")
     layers = list(snn)
     maxima = []
     for idx, neuron in enumerate(layers):
         if not isinstance(neuron, LIF):
             continue
         prefix = nn.Sequential(*layers[:idx])
-        peak = max(prefix(encode(b, T, encoder)).max().item() for b in data.split(batch_size))
+        peak = max(prefix(encode(xb, T, encoder)).max().item()
+                   for xb, _ in batches(data, batch_size=batch_size, max_batches=max_batches, progress=progress,
+                                        desc=f"balance neuron layer {len(maxima)}"))
         if peak <= 0:
             raise ValueError(f"neuron layer {len(maxima)} receives no positive current; cannot set its threshold")
         neuron.threshold = scale * peak
@@ -171,13 +202,15 @@ def threshold_balance(snn: nn.Sequential, data: torch.Tensor, T: int, *, scale: 
 
 
 @torch.no_grad()
-def convert_rate(ann: nn.Module, calibration: torch.Tensor, *, method: str = "percentile",
+def convert_rate(ann: nn.Module, calibration: Data, *, method: str = "percentile",
                  percentile: float = 99.9, scale: float = 1.0, T: int = 64, encoder="constant",
-                 decay: float = 1.0, maxpool: str = "avg") -> nn.Sequential:
+                 decay: float = 1.0, maxpool: str = "avg", max_batches: Optional[int] = None,
+                 progress: bool = True) -> nn.Sequential:
     """Converts a trained ReLU ``ann`` to a spiking ``nn.Sequential`` over ``[T, B, ...]``.
 
     Args:
-        calibration: input samples (a batch, as the ANN takes them) for the scales.
+        calibration: input samples for the scales: tensors or batches (:mod:`spikeops.data`),
+            streamed; ``max_batches`` limits how many are read.
         method: ``"percentile"`` (data-based normalisation) or ``"balance"`` (threshold balancing).
         percentile: p of the data-based normalisation (99.9; 100 = max-norm).
         scale: threshold scaling factor of threshold balancing (0.6-0.8 in the hybrid method).
@@ -196,7 +229,8 @@ def convert_rate(ann: nn.Module, calibration: torch.Tensor, *, method: str = "pe
         raise ValueError(f"decay must be in [0, 1], got {decay}")
     folded = list(fold_batchnorm(ann))
     if method == "percentile":
-        lambdas = activation_scales(nn.Sequential(*folded), calibration, percentile)
+        lambdas = activation_scales(nn.Sequential(*folded), calibration, percentile, max_batches=max_batches,
+                                    progress=progress)
         prev, k = 1.0, 0
         for m in folded:
             if isinstance(m, WEIGHTED):
@@ -209,18 +243,23 @@ def convert_rate(ann: nn.Module, calibration: torch.Tensor, *, method: str = "pe
                 k += 1
     snn = nn.Sequential(*_snn_layers(folded, decay, maxpool)).eval()
     if method == "balance":
-        threshold_balance(snn, calibration, T, scale=scale, encoder=encoder)
+        threshold_balance(snn, calibration, T, scale=scale, encoder=encoder, max_batches=max_batches,
+                          progress=progress)
     return snn
 
 
-@torch.no_grad()
-def evaluate(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, encoder="constant",
-             batch_size: int = 256, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def evaluate(snn: nn.Module, data: Data, y: Optional[torch.Tensor] = None, T: int = 64, *, encoder="constant",
+             batch_size: int = 256, generator: Optional[torch.Generator] = None, max_batches: Optional[int] = None,
+             progress: bool = True) -> torch.Tensor:
     """Accuracy after every step 1..T (one run; the readout is the integrated output current
-    so far): a tensor of T accuracies."""
+    so far): a tensor of T accuracies. ``data`` is ``x`` with labels ``y``, or labelled batches
+    (:mod:`spikeops.data`), streamed."""
     snn.eval()
-    correct = torch.zeros(T, dtype=torch.float64)
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        out = integrate(snn(encode(xb, T, encoder, generator=generator)), cumulative=True)  # [T, B, classes]
-        correct += (out.argmax(-1) == yb.unsqueeze(0)).sum(1).double().cpu()
-    return correct / len(y)
+    correct, count = torch.zeros(T, dtype=torch.float64), 0
+    with torch.inference_mode():
+        for xb, yb in batches(data, y, batch_size=batch_size, max_batches=max_batches, progress=progress,
+                              desc=f"evaluate T={T}", need_labels=True):
+            out = integrate(snn(encode(xb, T, encoder, generator=generator)), cumulative=True)  # [T, B, classes]
+            correct += (out.argmax(-1) == yb.to(out.device).unsqueeze(0)).sum(1).double().cpu()
+            count += len(yb)
+    return correct / count

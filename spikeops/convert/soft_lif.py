@@ -15,7 +15,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..nn import SoftLIF, SynapticFilter, TimeDistributed, ZOHLIF, encode_constant
+from ..data import Data, sequences
+from ..nn import SoftLIF, SynapticFilter, TimeDistributed, ZOHLIF
 from .rate import WEIGHTED, fold_batchnorm
 
 
@@ -45,23 +46,26 @@ def convert_soft_lif(model: nn.Module, *, dt: float = 0.001, tau_s: float = 0.00
     return nn.Sequential(*out).eval()
 
 
-@torch.no_grad()
-def evaluate_window(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, settle: int, *,
-                    batch_size: int = 128, encoder=None) -> torch.Tensor:
-    """Accuracy of ``snn`` run for T steps on constant input (or ``encoder(x, T)``), reading the
+def evaluate_window(snn: nn.Module, data: Data, y: Optional[torch.Tensor] = None, T: int = 200, settle: int = 50, *,
+                    batch_size: int = 128, encoder="constant", max_batches: Optional[int] = None,
+                    progress: bool = True) -> torch.Tensor:
+    """Accuracy of ``snn`` run for T steps on constant input (or ``encoder``), reading the
     output as its mean over steps ``settle .. t`` for every t > settle: a tensor of T - settle
-    accuracies (the last uses the whole window)."""
+    accuracies (the last uses the whole window). ``data`` is ``x`` with labels ``y``, or
+    labelled batches (:mod:`spikeops.data`), streamed."""
     if not isinstance(settle, int) or not 0 <= settle < T:
         raise ValueError(f"settle must be an int in [0, T), got {settle!r} with T = {T}")
     snn.eval()
-    correct = torch.zeros(T - settle, dtype=torch.float64)
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        seq = encoder(xb, T) if encoder is not None else encode_constant(xb, T)
-        out = snn(seq)[settle:]
-        steps = torch.arange(1, T - settle + 1, dtype=out.dtype, device=out.device)
-        mean = out.cumsum(0) / steps.view(-1, *([1] * (out.dim() - 1)))
-        correct += (mean.argmax(-1) == yb.unsqueeze(0)).sum(1).double().cpu()
-    return correct / len(y)
+    correct, count = torch.zeros(T - settle, dtype=torch.float64), 0
+    with torch.inference_mode():
+        for seq, yb in sequences(data, y, T, encoder=encoder, batch_size=batch_size, max_batches=max_batches,
+                                 progress=progress, desc=f"evaluate T={T}", need_labels=True):
+            out = snn(seq)[settle:]
+            steps = torch.arange(1, T - settle + 1, dtype=out.dtype, device=out.device)
+            mean = out.cumsum(0) / steps.view(-1, *([1] * (out.dim() - 1)))
+            correct += (mean.argmax(-1) == yb.to(out.device).unsqueeze(0)).sum(1).double().cpu()
+            count += len(yb)
+    return correct / count
 
 
 def soft_lif_ann(channels=(32, 64, 128), *, noise: Optional[str] = "gaussian", **constants) -> nn.Sequential:

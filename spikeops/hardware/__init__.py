@@ -3,8 +3,8 @@
 against the ANN.
 
     fixed = hardware.quantize(snn)
-    print(hardware.compare(snn, fixed, encode_rate(x, T), y))
-    print(hardware.energy_report(snn, encode_rate(x, T), ann=ann, ann_input=x))
+    print(hardware.compare(snn, fixed, x, y, T, encoder="rate"))              # or a DataLoader of (x, y)
+    print(hardware.energy_report(snn, x, T, encoder="rate", ann=ann, ann_input=x[:1]))
 """
 from .energy import EnergyCosts, energy_report
 from .fixed import FixedLayer, FixedNetwork, compare, quantize, quantize_bias, quantize_weights, weight_exponent

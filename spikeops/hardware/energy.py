@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .. import analysis
+from ..data import Data
 
 
 @dataclass
@@ -28,17 +29,20 @@ class EnergyCosts:
     mac: float = 4.6e-12
 
 
-@torch.no_grad()
-def energy_report(snn: nn.Module, x_seq: torch.Tensor, *, ann: Optional[nn.Module] = None,
-                  ann_input: Optional[torch.Tensor] = None, costs: EnergyCosts = EnergyCosts()) -> Dict[str, object]:
-    """Counts per sample for ``snn`` run on ``x_seq`` ``[T, B, ...]``: spikes per neuron (overall
-    and per layer), synaptic operations, neuron updates, and the energy
+def energy_report(snn: nn.Module, data: Data, T: Optional[int] = None, *, encoder="constant",
+                  generator: Optional[torch.Generator] = None, ann: Optional[nn.Module] = None,
+                  ann_input: Optional[torch.Tensor] = None, costs: EnergyCosts = EnergyCosts(),
+                  batch_size: int = 256, max_batches: Optional[int] = None, progress: bool = True) -> Dict[str, object]:
+    """Counts per sample for ``snn`` run on ``data`` (as :func:`spikeops.analysis.snn_activity`:
+    inputs encoded over ``T`` steps, or a ``[T, B, ...]`` sequence tensor): spikes per neuron
+    (overall and per layer), synaptic operations, neuron updates, and the energy
     ``synops * synop + neuron_updates * neuron_update``; with ``ann`` (and one ``ann_input``
     batch) also its MACs, energy ``macs * mac`` and the ratio ANN / SNN."""
-    act = analysis.snn_activity(snn, x_seq)
+    act = analysis.snn_activity(snn, data, T, encoder=encoder, generator=generator, batch_size=batch_size,
+                                max_batches=max_batches, progress=progress)
     snn_energy = act["synops"] * costs.synop + act["neuron_updates"] * costs.neuron_update
     report: Dict[str, object] = dict(
-        steps=x_seq.shape[0], spikes_per_neuron=act["spikes_per_neuron"],
+        steps=act["neuron_updates"] // max(act["neurons"], 1), spikes_per_neuron=act["spikes_per_neuron"],
         layer_spikes_per_neuron=act["layer_spikes_per_neuron"], synops=act["synops"],
         neuron_updates=act["neuron_updates"], snn_energy_j=snn_energy, costs=asdict(costs))
     if ann is not None:

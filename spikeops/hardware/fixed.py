@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from .. import functional as F
+from ..data import Data, sequences
 from ..nn import LIF, TimeDistributed
 
 WEIGHT_MANT_MIN, WEIGHT_MANT_MAX = -256, 254   # even 8-bit mantissas
@@ -285,20 +286,23 @@ def quantize(snn: nn.Module, *, max_input: float = 1.0, du_plus_one: bool = Fals
     return FixedNetwork(layers)
 
 
-@torch.no_grad()
-def compare(snn: nn.Module, fixed: FixedNetwork, x_seq: torch.Tensor, y: Optional[torch.Tensor] = None,
-            batch_size: int = 256) -> Dict[str, object]:
+@torch.inference_mode()
+def compare(snn: nn.Module, fixed: FixedNetwork, data: Data, y: Optional[torch.Tensor] = None,
+            T: Optional[int] = None, *, encoder="rate", generator: Optional[torch.Generator] = None,
+            batch_size: int = 256, max_batches: Optional[int] = None, progress: bool = True) -> Dict[str, object]:
     """Runs the float SNN and its integer emulation on the same input events and reports, per
     neuron layer, the fraction of (neuron, step) spike decisions that agree and the ratio of
-    spike counts (fixed / float); with labels ``y`` also both accuracies."""
+    spike counts (fixed / float); with labels also both accuracies. ``data``: inputs (tensors
+    or batches, streamed: :mod:`spikeops.data`) encoded over ``T`` steps, or, with ``T`` None,
+    a ``[T, B, ...]`` tensor of input events (labels ``y`` beside it)."""
     snn.eval()
     neurons = [m for m in snn.modules() if isinstance(m, LIF)]
     agree = [0.0] * len(neurons)
     counts = [[0.0, 0.0] for _ in neurons]
     total = [0] * len(neurons)
-    correct = [0, 0]
-    for start in range(0, x_seq.shape[1], batch_size):
-        xb = x_seq[:, start:start + batch_size]
+    correct, labelled = [0, 0], 0
+    for xb, yb in sequences(data, y, T, encoder=encoder, generator=generator, batch_size=batch_size,
+                            max_batches=max_batches, progress=progress, desc="float vs fixed"):
         float_spikes: List[torch.Tensor] = []
         hooks = [n.register_forward_hook(lambda m, i, o: float_spikes.append(o)) for n in neurons]
         try:
@@ -314,13 +318,13 @@ def compare(snn: nn.Module, fixed: FixedNetwork, x_seq: torch.Tensor, y: Optiona
             counts[k][0] += a.sum().item()
             counts[k][1] += b.sum().item()
             total[k] += a.numel()
-        if y is not None:
-            yb = y[start:start + batch_size]
+        if yb is not None:
             correct[0] += (out_float.argmax(-1) == yb).sum().item()
             correct[1] += (out_fixed.argmax(-1) == yb).sum().item()
+            labelled += len(yb)
     result: Dict[str, object] = dict(
         spike_agreement=[a / max(t, 1) for a, t in zip(agree, total)],
         spike_count_ratio=[c[1] / c[0] if c[0] else float("nan") for c in counts])
-    if y is not None:
-        result.update(float_accuracy=correct[0] / len(y), fixed_accuracy=correct[1] / len(y))
+    if labelled:
+        result.update(float_accuracy=correct[0] / labelled, fixed_accuracy=correct[1] / labelled)
     return result

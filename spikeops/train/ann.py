@@ -6,6 +6,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from ..data import Data, batches
 from ..nn import encode_rate
 
 
@@ -34,9 +35,15 @@ def train_ann(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, *
     return model.eval()
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
-    """Top-1 accuracy of ``model`` (put in eval mode) on ``x``, in batches."""
+def accuracy(model: nn.Module, data: Data, y: Optional[torch.Tensor] = None, *, batch_size: int = 1024,
+             max_batches: Optional[int] = None, progress: bool = False) -> float:
+    """Top-1 accuracy of ``model`` (put in eval mode) on ``x`` with labels ``y``, or on labelled
+    batches (:mod:`spikeops.data`), streamed."""
     model.eval()
-    correct = sum((model(xb).argmax(1) == yb).sum().item() for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
-    return correct / len(y)
+    correct, count = 0, 0
+    with torch.inference_mode():
+        for xb, yb in batches(data, y, batch_size=batch_size, max_batches=max_batches, progress=progress,
+                              desc="accuracy", need_labels=True):
+            correct += (model(xb).argmax(1) == yb.to(xb.device)).sum().item()
+            count += len(yb)
+    return correct / count
