@@ -83,8 +83,8 @@ def test_conversion_and_evaluation_stream(converted):
         [m.threshold for m in convert.spiking_layers(balanced_loader)]
     with pytest.raises(TypeError, match="more than once"):
         convert.threshold_balance(balanced, (b for b in loader), 8)
-    fs = convert.convert_fs(ann, x, K=6)
-    fs_loader = convert.convert_fs(ann, loader, K=6)
+    fs = convert.convert_fs(ann, x, preset=None, K=6)
+    fs_loader = convert.convert_fs(ann, loader, preset=None, K=6)
     for a, b in zip(fs.buffers(), fs_loader.buffers()):
         assert torch.equal(a, b)
     act, act_loader = convert.fs_activity(fs, x), convert.fs_activity(fs, loader, progress=False)

@@ -101,7 +101,7 @@ def run(out_dir: Path, *, max_T: int = 64, ann_epochs: int = 30, snn_epochs: int
                          spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"], ann_macs=macs))
 
     # FS neurons: every ReLU replaced by a K-step FS neuron with the binary ReLU code.
-    fs = convert.convert_fs(ann, xtr, K=fs_steps, percentile=99.9)
+    fs = convert.convert_fs(ann, xtr, preset=None, K=fs_steps, percentile=99.9)
     act = convert.fs_activity(fs, xte, progress=False)
     rows.append(dict(method=f"FS neurons (K={fs_steps}, binary ReLU code)", accuracy=accuracy(fs, xte, yte),
                      T=fs_steps, spikes_per_neuron=act["spikes_per_neuron"], synops=act["synops"], ann_macs=macs))

@@ -19,7 +19,7 @@ from ..nn import FSNeuron
 from ..data import Data, batches, check_reiterable
 from .rate import WEIGHTED, _PositivePercentile, fold_batchnorm
 
-__all__ = ["FSCode", "relu_code", "fit_fs", "convert_fs", "fs_activity"]
+__all__ = ["FSCode", "relu_code", "published_code", "PUBLISHED_RANGE", "fit_fs", "convert_fs", "fs_activity"]
 
 
 class FSCode(NamedTuple):
@@ -49,6 +49,48 @@ def relu_code(K: int, alpha: float, rounding: str = "floor") -> FSCode:
     w = alpha * torch.pow(2.0, -torch.arange(1, K + 1, dtype=torch.float64))
     t = w - (alpha * 2.0 ** -K / 2 if rounding == "nearest" else 0.0)
     return FSCode(w.float(), w.float(), t.float())
+
+
+# The coefficient sets published with the paper (reference code: christophstoeckl/FS-neurons,
+# fs_weights.py), as its float32 numbers. They run in the step order of docs/math.md §6.
+_PUBLISHED = {
+    "sigmoid": dict(
+        h=[1.6558512, 1.0989026, 10.7739, 1.3579437, 1.0146959, 0.8972655, 2.1207616, 1.6949341, 3.6397197,
+           -2.1483946, 5.1177883, 0.0],
+        d=[0.37689912, 0.21977554, 0.40271342, 0.17005783, 0.09584032, 0.06293014, 0.04360681, -0.0443096,
+           0.01999909, 0.07107325, 0.01502249, 0.01021793],
+        threshold=[-0.00824843, -0.9319625, 1.0080122, -1.2074932, -1.7885877, -2.7065408, -3.2715735, 0.07132628,
+                   -3.719372, -0.543918, -3.7693157, -5.5447803]),
+    "swish": dict(
+        h=[0.7844085, 1.7550646, 1.4212719, 1.9244663, 1.4400164, 1.9249276, 1.6100428, 1.29061, 0.83985287,
+           3.0827985, 0.43503317, 0.5155389, 0.3269445, 7.618048, -14.419675, 0.0],
+        d=[0.40088242, 1.8856316, 1.4915457, 1.947229, 1.4717816, 1.9147849, 1.6389303, 1.2934641, 0.8703124,
+           0.68460804, 0.44262582, 0.32832766, 0.13907616, -0.26217145, 0.23736191, -0.14830568],
+        threshold=[0.05946945, 1.6541206, 1.3066754, 1.3267198, 1.1000695, 1.2308974, 1.1188028, 0.9472501,
+                   0.5447531, 1.0236325, 0.11921431, -0.12855051, -0.44731247, -2.1383545, 1.0, -4.109145]),
+}
+# The published ReLU set: K = 10 steps of the binary code with alpha = 25.
+PUBLISHED_RELU_K, PUBLISHED_RELU_ALPHA = 10, 25.0
+# The input range on which docs/math.md §6 states each published set's error.
+PUBLISHED_RANGE = {"relu": (0.0, 25.0), "sigmoid": (-8.0, 8.0), "swish": (-8.0, 8.0)}
+
+
+def published_code(name: str) -> FSCode:
+    """A coefficient set published with the FS-neuron paper: ``"relu"`` (K = 10,
+    ``h = d = T = 25 * 2^-t``), ``"sigmoid"`` (K = 12) or ``"swish"`` (K = 16, x * sigmoid(x)).
+    ``mse`` is the mean squared error against the function on 100,001 evenly spaced points of
+    ``PUBLISHED_RANGE[name]``."""
+    if name == "relu":
+        code = relu_code(PUBLISHED_RELU_K, PUBLISHED_RELU_ALPHA, "floor")
+        fn = torch.relu
+    elif name in _PUBLISHED:
+        code = FSCode(*(torch.tensor(_PUBLISHED[name][k], dtype=torch.float32) for k in ("h", "d", "threshold")))
+        fn = torch.sigmoid if name == "sigmoid" else nn.functional.silu
+    else:
+        raise ValueError(f"name must be 'relu', 'sigmoid' or 'swish', got {name!r}")
+    x = torch.linspace(*PUBLISHED_RANGE[name], 100001)
+    mse = (F.fs_neuron(x, code.h, code.d, code.threshold) - fn(x)).pow(2).mean().item()
+    return code._replace(mse=mse)
 
 
 def fit_fs(fn: Callable[[torch.Tensor], torch.Tensor], K: int, x_range=(-10.0, 10.0), *, points: int = 2000,
@@ -95,23 +137,49 @@ def fit_fs(fn: Callable[[torch.Tensor], torch.Tensor], K: int, x_range=(-10.0, 1
     return best
 
 
+# The activations each preset replaces, and the published set it uses for them.
+_PRESET_CODES = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.SiLU: "swish"}
+
+
 @torch.no_grad()
-def convert_fs(ann: nn.Module, calibration: Data, *, K: int = 8, percentile: float = 99.9,
-               rounding: str = "nearest", code: Optional[Union[FSCode, Callable[[float], FSCode]]] = None,
-               record: bool = True, batch_size: int = 512, max_batches: Optional[int] = None,
-               progress: bool = True) -> nn.Sequential:
-    """Replaces every ReLU of a trained ``ann`` (an ``nn.Sequential``; BatchNorm folded) by an
-    FS neuron. With the binary ReLU code (default) each layer's range alpha is the
-    ``percentile`` of its activations on ``calibration`` (scaled so the saturation level
-    ``alpha (1 - 2^-K)`` equals it). ``code`` overrides: an :class:`FSCode` for every layer or a
-    callable ``alpha -> FSCode``. The result runs like the ANN (no time dimension: each FS
-    neuron's K steps are inside the kernel). ``calibration`` (tensors or batches:
-    :mod:`spikeops.data`) is streamed once per ReLU, through the layers converted so far."""
-    check_reiterable(calibration, "convert_fs")
+def convert_fs(ann: nn.Module, calibration: Optional[Data] = None, *, preset: Optional[str] = "stoeckl2021",
+               K: Optional[int] = None, percentile: float = 99.9, rounding: str = "nearest",
+               code: Optional[Union[FSCode, Callable[[float], FSCode]]] = None, record: bool = True,
+               batch_size: int = 512, max_batches: Optional[int] = None, progress: bool = True) -> nn.Sequential:
+    """Replaces the activations of a trained ``ann`` (an ``nn.Sequential``; BatchNorm folded) by
+    FS neurons. The result runs like the ANN (no time dimension: each FS neuron's K steps are
+    inside the kernel; the latency of L layers is the sum of their K, :func:`fs_activity`).
+
+    ``preset="stoeckl2021"`` (default): the paper's published coefficient sets
+    (:func:`published_code`): every ReLU becomes the K = 10 binary code on [0, 25), every
+    Sigmoid and SiLU the fitted K = 12 / K = 16 sets. No calibration is needed.
+
+    ``preset=None``: every ReLU gets the binary code with K steps (default 8) and its own range
+    alpha: the ``percentile`` of the layer's activations on ``calibration`` (tensors or
+    batches, streamed once per ReLU through the layers converted so far: :mod:`spikeops.data`),
+    scaled so that the saturation level ``alpha (1 - 2^-K)`` equals it; ``rounding`` as in
+    :func:`relu_code`. Fewer steps than the preset for the same accuracy where activations are
+    far below 25. ``code`` overrides: an :class:`FSCode` for every ReLU or a callable
+    ``alpha -> FSCode``."""
+    if preset not in (None, "stoeckl2021"):
+        raise ValueError(f"preset must be 'stoeckl2021' or None, got {preset!r}")
     folded = fold_batchnorm(ann)
     layers: List[nn.Module] = list(folded)
-    if not any(isinstance(m, nn.ReLU) for m in layers):
-        raise ValueError("the model has no ReLU to replace by FS neurons")
+    replaced = (nn.ReLU,) if preset is None else tuple(_PRESET_CODES)
+    if not any(isinstance(m, replaced) for m in layers):
+        names = ", ".join(t.__name__ for t in replaced)
+        raise ValueError(f"the model has no {names} to replace by FS neurons")
+    if preset is not None:
+        if K is not None or calibration is not None:
+            raise ValueError("preset='stoeckl2021' uses the published K and ranges; K and calibration are for "
+                             "preset=None")
+        return nn.Sequential(*[
+            published_code(_PRESET_CODES[type(m)]).neuron(record=record) if isinstance(m, replaced)
+            else copy.deepcopy(m) for m in layers]).eval()
+    if calibration is None:
+        raise ValueError("preset=None sets each layer's range from data: give calibration")
+    K = 8 if K is None else K
+    check_reiterable(calibration, "convert_fs")
     out: List[nn.Module] = []
     for m in layers:
         if isinstance(m, nn.ReLU):
@@ -184,4 +252,7 @@ def fs_activity(model: nn.Module, data: Data, *, batch_size: int = 512, max_batc
         "layer_spikes_per_neuron": [s / c for s, c in zip(spikes, counts)],
         "synops": sum(s * f for s, f in zip(spikes, fan_outs)),
         "steps": max((n.steps for n in neurons), default=0),
+        # Latency: a layer's output is complete after its K steps, so L layers in a chain take
+        # the sum of their K (a pipeline then delivers one sample per K steps).
+        "latency_steps": sum(n.steps for n in neurons),
     }

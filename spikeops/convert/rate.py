@@ -29,6 +29,7 @@ WEIGHTED = (nn.Conv2d, nn.Linear)
 BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
 PASS_THROUGH = (nn.AvgPool2d, nn.Flatten)
 DROPPED = (nn.Dropout, nn.Identity)
+SMOOTH = (nn.Sigmoid, nn.SiLU)  # activations only FS conversion replaces
 
 
 def layers_of(model: nn.Module) -> List[nn.Module]:
@@ -39,12 +40,12 @@ def layers_of(model: nn.Module) -> List[nn.Module]:
     for name, m in model.named_children():
         if isinstance(m, nn.Sequential):
             out.extend(layers_of(m))
-        elif isinstance(m, WEIGHTED + BATCHNORM + PASS_THROUGH + DROPPED + (nn.ReLU, nn.MaxPool2d, SoftLIF)):
+        elif isinstance(m, WEIGHTED + BATCHNORM + PASS_THROUGH + DROPPED + SMOOTH + (nn.ReLU, nn.MaxPool2d, SoftLIF)):
             out.append(m)
         else:
             raise TypeError(f"layer {name!r} ({type(m).__name__}) cannot be converted; supported: Conv2d, Linear, "
-                            "BatchNorm1d/2d, ReLU, spikeops.nn.SoftLIF, AvgPool2d, MaxPool2d, Flatten, Dropout, "
-                            "Identity")
+                            "BatchNorm1d/2d, ReLU, Sigmoid and SiLU (FS conversion), spikeops.nn.SoftLIF, AvgPool2d, "
+                            "MaxPool2d, Flatten, Dropout, Identity")
     return out
 
 
@@ -142,6 +143,10 @@ def _neuron(threshold: float, decay: float) -> LIF:
 
 
 def _snn_layers(folded: Sequence[nn.Module], decay: float, maxpool: str) -> List[nn.Module]:
+    smooth = [type(m).__name__ for m in folded if isinstance(m, SMOOTH)]
+    if smooth:
+        raise ValueError(f"rate conversion turns ReLUs into spiking neurons; {smooth[0]} has no rate equivalent "
+                         "(convert_fs replaces it)")
     relus = sum(isinstance(m, nn.ReLU) for m in folded)
     weighted = [i for i, m in enumerate(folded) if isinstance(m, WEIGHTED)]
     if not weighted:
