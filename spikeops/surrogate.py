@@ -18,7 +18,7 @@ import torch
 from . import _C
 from .kinds import SurrogateKind
 
-__all__ = ["Surrogate", "ATan", "FastSigmoid", "Sigmoid", "Triangle", "Rectangle", "STDB", "get"]
+__all__ = ["Surrogate", "ATan", "FastSigmoid", "Sigmoid", "Triangle", "Rectangle", "STDB", "Linear", "get"]
 
 
 class Surrogate(abc.ABC):
@@ -134,6 +134,25 @@ class STDB(Surrogate):
         return self.height * torch.exp(-self.width * age.to(u.dtype)) / theta
 
 
+class Linear(Surrogate):
+    """Bellec et al. (2018): ``height * max(0, 1 - |v/theta - 1|)`` as the derivative of the
+    spike with respect to the normalised membrane ``v/theta``, so with respect to the membrane
+    ``height * max(0, 1 - |u| / theta) / theta`` (u = h - theta). Height 0.3, the papers' and the
+    hybrid-conversion code's dampening factor. (:class:`Triangle` with ``width=None`` has no
+    1/theta: theta times this.)"""
+
+    kind, name = SurrogateKind.linear, "linear"
+
+    def __init__(self, height: float = 0.3):
+        super().__init__(height, 0.0)
+
+    def grad(self, u, theta, age):
+        return self.height * torch.clamp(1 - u.abs() / theta, min=0) / theta
+
+    def __repr__(self) -> str:
+        return f"Linear(height={self.height})"
+
+
 _BY_NAME = {
     "atan": ATan,
     "fast_sigmoid": FastSigmoid,
@@ -142,6 +161,7 @@ _BY_NAME = {
     "triangle": Triangle,
     "rectangle": Rectangle,
     "stdb": STDB,
+    "linear": Linear,
 }
 
 

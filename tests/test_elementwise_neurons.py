@@ -235,6 +235,8 @@ def test_fs_neuron_rejects_bad_input():
         F.fs_neuron(torch.randn(3), h, [1.0] * 4, h)
     with pytest.raises(ValueError, match="stdb"):
         F.fs_neuron(torch.randn(3), h, h, h, surrogate="stdb")
+    with pytest.raises(ValueError, match="linear"):
+        F.fs_neuron(torch.randn(3), h, h, h, surrogate="linear")
     with pytest.raises(ValueError, match="K must be"):
         relu_code(0, 1.0)
     with pytest.raises(ValueError, match="alpha"):

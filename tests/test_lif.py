@@ -81,6 +81,8 @@ def test_surrogates_match_spec_formulas(u):
         S.Triangle(None, height=0.3): 0.3 * max(0.0, 1 - abs(u / theta)),
         S.Triangle(0.5, height=2.0): 2.0 * max(0.0, 1 - abs(u) / 0.5),
         S.Rectangle(0.4): (1 / 0.4) if abs(u) < 0.2 else 0.0,
+        # Bellec et al.: 0.3 max(0, 1 - |mem/theta - 1|) per unit of mem/theta, mem = u + theta
+        S.Linear(): 0.3 * max(0.0, 1 - abs((u + theta) / theta - 1)) / theta,
     }
     for sg, want in spec.items():
         assert _one_step_grad(sg, u, theta) == pytest.approx(want, rel=1e-6, abs=1e-9), sg
@@ -374,9 +376,10 @@ def test_out_ops_check_what_the_functional_ops_check():
 
 def test_the_python_enums_mirror_the_kernels():
     assert [m.name for m in ResetMode] == ["subtract", "zero", "none"]
-    assert [m.name for m in SurrogateKind] == ["atan", "fast_sigmoid", "sigmoid", "triangle", "rectangle", "stdb"]
-    assert [m.value for m in SurrogateKind] == list(range(6))
-    for cls in (spikeops.surrogate.ATan, spikeops.surrogate.STDB, spikeops.surrogate.Rectangle):
+    assert [m.name for m in SurrogateKind] == ["atan", "fast_sigmoid", "sigmoid", "triangle", "rectangle", "stdb",
+                                              "linear"]
+    assert [m.value for m in SurrogateKind] == list(range(7))
+    for cls in (S.ATan, S.STDB, S.Rectangle, S.Linear):
         assert SurrogateKind[cls.name] == cls.kind
 
 

@@ -94,6 +94,9 @@ FsTensors fs_tensors(const Tensor& x, const Tensor& h, const Tensor& d, const Te
   const SurrogateParams sg = surrogate_arg(surrogate, sg_height, sg_width);
   TORCH_CHECK_VALUE(sg.kind != SurrogateKind::STDB,
                     "surrogate: the stdb surrogate needs spike ages, which the FS neuron does not have");
+  TORCH_CHECK_VALUE(sg.kind != SurrogateKind::Linear,
+                    "surrogate: the linear surrogate scales with a positive threshold; the FS neuron's per-step "
+                    "thresholds may be any sign (use triangle with a width)");
   TORCH_CHECK_VALUE(sg.kind != SurrogateKind::Triangle || sg_width > 0,
                     "surrogate: the FS neuron's triangle surrogate needs an explicit width > 0");
   FsTensors t;

@@ -13,11 +13,12 @@ enum class SurrogateKind : int32_t {
   Triangle = 3,     // height * max(0, 1 - |u| / w)                 w = theta when width <= 0
   Rectangle = 4,    // height where |u| < w/2                       height defaults to 1/w
   STDB = 5,         // height * exp(-beta * age) / theta            (width holds beta)
+  Linear = 6,       // height * max(0, 1 - |u| / theta) / theta     (Bellec et al.: d/dh of a triangle in h/theta)
 };
-constexpr int32_t kNumSurrogates = 6;
+constexpr int32_t kNumSurrogates = 7;
 // Their names, by value: Python's spikeops.kinds.SurrogateKind is made from these.
-constexpr const char* kSurrogateNames[kNumSurrogates] = {"atan",     "fast_sigmoid", "sigmoid",
-                                                         "triangle", "rectangle",    "stdb"};
+constexpr const char* kSurrogateNames[kNumSurrogates] = {"atan",      "fast_sigmoid", "sigmoid", "triangle",
+                                                         "rectangle", "stdb",         "linear"};
 
 // Constants of one surrogate, derived once from (kind, height, width).
 struct SurrogateParams {
@@ -40,6 +41,7 @@ inline SurrogateParams make_surrogate(int32_t kind, float height, float width) {
       break;
     case SurrogateKind::Rectangle: p.scale = 0.5f * width; break;
     case SurrogateKind::STDB: p.scale = -width; break;
+    case SurrogateKind::Linear: break;
   }
   return p;
 }
@@ -69,6 +71,10 @@ SPIKEOPS_HOST_DEVICE V surrogate_grad(const SurrogateParams& sg, V u, V theta, V
       return select(lt(vabs(u), V(sg.scale)), height, V(0.0f));
     case SurrogateKind::STDB:
       return height * vexp(V(sg.scale) * age) / theta;
+    case SurrogateKind::Linear: {
+      const V inv_theta = V(1.0f) / theta;
+      return height * vmax(V(1.0f) - vabs(u) * inv_theta, V(0.0f)) * inv_theta;
+    }
   }
   return V(0.0f);
 }
