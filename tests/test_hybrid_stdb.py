@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from spikeops import convert
+from spikeops import convert, train
 from spikeops import functional as F
 from spikeops.nn import encode_constant
 from spikeops.train.hybrid import _with_current_norms
@@ -89,3 +89,103 @@ def test_stdb_age_init_decides_first_spike_gradient():
         grads.append(g.item())
     assert grads[0] == pytest.approx(0.3 * math.exp(-0.01), rel=1e-5)
     assert grads[1] == pytest.approx(0.3 * math.exp(-0.01 * 1001), rel=1e-4)
+
+
+# ----------------------------------------------------------------------------- the paper's method, exactly
+
+class _ReferenceSpike(torch.autograd.Function):
+    """[z > 0] for the normalised membrane z = mem/theta - 1, with the paper's surrogates as
+    derivatives in z: linear 0.3 max(0, 1 - |z|) (Bellec et al.), stdb alpha exp(-beta dt)."""
+
+    @staticmethod
+    def forward(ctx, z, dt, kind):
+        ctx.save_for_backward(z, dt)
+        ctx.kind = kind
+        return (z > 0).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, dt = ctx.saved_tensors
+        if ctx.kind == "linear":
+            return grad * 0.3 * torch.clamp(1 - z.abs(), min=0), None, None
+        return grad * 0.3 * torch.exp(-0.01 * dt), None, None
+
+
+def reference_hybrid_snn(weights, thresholds, spikes_in, surrogate, record=None):
+    """The hybrid-conversion paper's SNN (Rathi et al. 2020), written from its equations, IF
+    neurons: per hidden layer and step t, the spike comes from the membrane before this step's
+    input, s = [mem/theta - 1 > 0]; then mem <- mem + W s_prev - theta s, the reset carrying no
+    gradient; the spike age dt = t - 1 - (last spike time), which starts at -1000. The output
+    is the sum over steps of W_out s. ``record[l]`` collects layer l's input currents."""
+    T, B = spikes_in.shape[:2]
+    mem = [torch.zeros(B, w.shape[0]) for w in weights[:-1]]
+    last = [torch.full((B, w.shape[0]), -1000.0) for w in weights[:-1]]
+    logits = 0
+    for t in range(T):
+        s = spikes_in[t]
+        for layer, (w, theta) in enumerate(zip(weights[:-1], thresholds)):
+            z = mem[layer] / theta - 1.0
+            out = _ReferenceSpike.apply(z, t - 1 - last[layer], surrogate)
+            last[layer] = torch.where(out.detach() > 0, float(t - 1), last[layer])
+            current = s @ w.t()
+            if record is not None:
+                record[layer].append(current.detach())
+            mem[layer] = mem[layer] + current - theta * (z > 0).to(z.dtype).detach()
+            s = out
+        logits = logits + s @ weights[-1].t()
+    return logits
+
+
+def _mlp():
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Linear(8, 16, bias=False), nn.ReLU(), nn.Linear(16, 12, bias=False), nn.ReLU(),
+                         nn.Linear(12, 3, bias=False)).eval()
+
+
+def test_rathi2020_threshold_balancing_is_the_papers_protocol():
+    ann, T = _mlp(), 40
+    x = torch.rand(32, 8)
+    spikes_in = (torch.rand(T, 32, 8) <= x.abs()).float() * x.sign()  # the paper's Poisson input
+    snn = convert.convert_rate(ann, x, preset="rathi2020", T=T, encoder=lambda xb, steps: spikes_in, progress=False)
+    weights = [m.weight.detach() for m in ann if isinstance(m, nn.Linear)]
+    maxima = []
+    for layer in range(2):  # layer by layer, earlier layers at their unscaled maxima
+        record = [[], []]
+        reference_hybrid_snn(weights, maxima + [1.0] * (2 - len(maxima)), spikes_in, "linear", record)
+        maxima.append(max(c.max().item() for c in record[layer]))
+    got = [m.threshold for m in convert.spiking_layers(snn)]
+    assert got == pytest.approx([0.7 * m for m in maxima], rel=1e-6)
+
+
+@pytest.mark.parametrize("surrogate", ["linear", "stdb"])
+def test_rathi2020_network_equals_the_papers_equations_in_values_and_gradients(surrogate):
+    ann, T = _mlp(), 24
+    x, y = torch.rand(16, 8), torch.randint(0, 3, (16,))
+    spikes_in = (torch.rand(T, 16, 8) <= x.abs()).float() * x.sign()
+    snn = convert.convert_rate(ann, x, preset="rathi2020", T=T, encoder=lambda xb, steps: spikes_in, progress=False)
+    thresholds = [m.threshold for m in convert.spiking_layers(snn)]
+    if surrogate == "stdb":
+        train.use_rathi2020_neurons(snn)
+    weights = [m.weight.detach().clone().requires_grad_() for m in ann if isinstance(m, nn.Linear)]
+    want = reference_hybrid_snn(weights, thresholds, spikes_in, surrogate)
+    got = snn(spikes_in).sum(0)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    nn.functional.cross_entropy(want, y).backward()
+    nn.functional.cross_entropy(got, y).backward()
+    ours = [m.module.weight.grad for m in snn if isinstance(getattr(m, "module", None), nn.Linear)]
+    assert all(w.grad.abs().sum() > 0 for w in weights)
+    for g, w in zip(ours, weights):
+        torch.testing.assert_close(g, w.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_rathi2020_fine_tuning_trains_the_papers_way(digits_data, relu_ann):
+    xtr, ytr, xte, yte = digits_data
+    snn = convert.convert_rate(relu_ann, xtr, preset="rathi2020", T=60, images=256, progress=False)
+    before = poisson_accuracy(snn, xte, yte, T=8)
+    losses = train.fine_tune_stdb(snn, xtr[:512], ytr[:512], 8, preset="rathi2020", epochs=1)
+    neurons = convert.spiking_layers(snn)
+    assert all(n.output_delay and n.deferred_reset and n.detach_reset and n.age_init == 999 for n in neurons)
+    assert len(losses) == 1 and losses[0] > 0
+    assert poisson_accuracy(snn, xte, yte, T=8) >= before - 0.02
+    with pytest.raises(ValueError, match="batch_norm"):
+        train.fine_tune_stdb(snn, xtr[:64], ytr[:64], 8, preset="rathi2020", batch_norm=True)

@@ -142,7 +142,7 @@ def _neuron(threshold: float, decay: float) -> LIF:
     return LIF(decay, threshold=threshold, reset="subtract")
 
 
-def _snn_layers(folded: Sequence[nn.Module], decay: float, maxpool: str) -> List[nn.Module]:
+def _snn_layers(folded: Sequence[nn.Module], decay: float, maxpool: str, neuron=None) -> List[nn.Module]:
     smooth = [type(m).__name__ for m in folded if isinstance(m, SMOOTH)]
     if smooth:
         raise ValueError(f"rate conversion turns ReLUs into spiking neurons; {smooth[0]} has no rate equivalent "
@@ -158,7 +158,7 @@ def _snn_layers(folded: Sequence[nn.Module], decay: float, maxpool: str) -> List
     out = []
     for m in folded:
         if isinstance(m, nn.ReLU):
-            out.append(_neuron(1.0, decay))
+            out.append(_neuron(1.0, decay) if neuron is None else neuron())
         elif isinstance(m, nn.MaxPool2d):
             if maxpool == "error":
                 raise ValueError("MaxPool2d has no rate equivalent; pass maxpool='avg' to use AvgPool2d")
@@ -175,19 +175,25 @@ def spiking_layers(snn: nn.Module) -> List[LIF]:
 
 
 @torch.no_grad()
-def threshold_balance(snn: nn.Sequential, data: Data, T: int, *, scale: float = 1.0, encoder="constant",
-                      batch_size: int = 512, max_batches: Optional[int] = None, progress: bool = True) -> List[float]:
-    """Sets each neuron layer's threshold, input to output, to ``scale`` times the largest input
-    current it receives over T steps on ``data`` (earlier layers already balanced). Returns the
-    largest currents.
+def threshold_balance(snn: nn.Sequential, data: Data, T: int, *, scale: float = 1.0, scale_at_end: bool = False,
+                      encoder="constant", batch_size: int = 512, max_batches: Optional[int] = None,
+                      progress: bool = True) -> List[float]:
+    """Sets each neuron layer's threshold, input to output, from the largest input current it
+    receives over T steps on ``data`` (earlier layers already balanced). Returns the largest
+    currents.
+
+    ``scale_at_end=False``: each threshold is ``scale`` times its maximum as soon as it is found,
+    so later layers are balanced against the scaled ones. ``True`` (the hybrid-conversion
+    code): every layer is balanced with the earlier ones at their unscaled maxima, and all
+    thresholds are multiplied by ``scale`` at the end.
 
     A spike of a layer with threshold theta stands for theta units of its ANN activation, so
-    the biases of all later layers are divided by theta to keep their share of the current
-    (the hybrid method's networks have no biases; folded BatchNorm gives them some). ``data`` is
-    streamed (:mod:`spikeops.data`) once per neuron layer."""
+    the biases of all later layers are divided by theta when it is found (the hybrid method's
+    networks have no biases; folded BatchNorm gives them some). ``data`` is streamed
+    (:mod:`spikeops.data`) once per neuron layer."""
     check_reiterable(data, "threshold_balance")
     layers = list(snn)
-    maxima = []
+    maxima, neurons = [], []
     for idx, neuron in enumerate(layers):
         if not isinstance(neuron, LIF):
             continue
@@ -197,35 +203,86 @@ def threshold_balance(snn: nn.Sequential, data: Data, T: int, *, scale: float = 
                                         desc=f"balance neuron layer {len(maxima)}"))
         if peak <= 0:
             raise ValueError(f"neuron layer {len(maxima)} receives no positive current; cannot set its threshold")
-        neuron.threshold = scale * peak
+        neuron.threshold = peak if scale_at_end else scale * peak
         maxima.append(peak)
+        neurons.append(neuron)
         for later in layers[idx + 1:]:
             inner = later.module if isinstance(later, TimeDistributed) else later
             if isinstance(inner, WEIGHTED) and inner.bias is not None:
                 inner.bias.div_(neuron.threshold)
+    if scale_at_end:
+        for neuron, peak in zip(neurons, maxima):
+            neuron.threshold = scale * peak
     return maxima
 
 
+# The hybrid-conversion paper's protocol (Rathi et al. 2020; reference code snn.py and
+# self_models/vgg_spiking.py): IF neurons in the code's step order, thresholds balanced on one
+# batch of 512 training images with Poisson input over 1000 steps, scaled by 0.7 at the end.
+RATHI2020 = dict(T=1000, images=512, scale=0.7)
+
+
+def rathi2020_neuron(threshold: float = 1.0, surrogate=None) -> LIF:
+    """The neuron of the hybrid-conversion reference code: IF (leak 1), the spike of step t
+    from the membrane before its input (``output_delay``), the reset subtracted after the leak
+    and without gradient (``deferred_reset``, ``detach_reset``); linear surrogate by default."""
+    from ..surrogate import Linear
+    return LIF(1.0, threshold=threshold, reset="subtract", deferred_reset=True, detach_reset=True,
+               output_delay=True, surrogate=surrogate if surrogate is not None else Linear())
+
+
+def _first_images(data: Data, count: int) -> torch.Tensor:
+    taken, have = [], 0
+    for xb, _ in batches(data, batch_size=count):
+        taken.append(xb[:count - have])
+        have += len(taken[-1])
+        if have >= count:
+            break
+    if not taken:
+        raise ValueError("calibration holds no samples")
+    return torch.cat(taken)
+
+
 @torch.no_grad()
-def convert_rate(ann: nn.Module, calibration: Data, *, method: str = "percentile",
-                 percentile: float = 99.9, scale: float = 1.0, T: int = 64, encoder="constant",
-                 decay: float = 1.0, maxpool: str = "avg", max_batches: Optional[int] = None,
-                 progress: bool = True) -> nn.Sequential:
+def convert_rate(ann: nn.Module, calibration: Data, *, preset: Optional[str] = None, method: str = "percentile",
+                 percentile: float = 99.9, scale: Optional[float] = None, T: Optional[int] = None, encoder=None,
+                 decay: float = 1.0, maxpool: str = "avg", images: Optional[int] = None,
+                 max_batches: Optional[int] = None, progress: bool = True) -> nn.Sequential:
     """Converts a trained ReLU ``ann`` to a spiking ``nn.Sequential`` over ``[T, B, ...]``.
 
     Args:
+        preset: ``"rathi2020"``: the hybrid-conversion paper's threshold balancing
+            (:data:`RATHI2020`): neurons of :func:`rathi2020_neuron`, the first ``images``
+            (512) calibration samples as one batch, Poisson input (``encoder="rate"``) over
+            ``T`` (1000) steps, every layer balanced with the earlier ones at their unscaled
+            maxima, all thresholds times ``scale`` (0.7) at the end. ``T``, ``images`` and
+            ``scale`` may be given to change the paper's values.
         calibration: input samples for the scales: tensors or batches (:mod:`spikeops.data`),
             streamed; ``max_batches`` limits how many are read.
         method: ``"percentile"`` (data-based normalisation) or ``"balance"`` (threshold balancing).
         percentile: p of the data-based normalisation (99.9; 100 = max-norm).
         scale: threshold scaling factor of threshold balancing (0.6-0.8 in the hybrid method).
-        T, encoder: time steps and input encoding used by threshold balancing.
+        T, encoder: time steps and input encoding used by threshold balancing (64, constant).
         decay: neuron decay (1 = IF, the usual choice; < 1 gives LIF neurons).
         maxpool: ``"avg"`` replaces MaxPool2d by AvgPool2d, ``"max"`` keeps it on spikes
             (an approximation), ``"error"`` refuses.
     The output is the last layer's input current per step; read it with
     :func:`spikeops.nn.integrate` or :func:`evaluate`.
     """
+    if preset is not None:
+        if preset != "rathi2020":
+            raise ValueError(f"preset must be 'rathi2020' or None, got {preset!r}")
+        if decay != 1.0:
+            raise ValueError("preset='rathi2020' uses IF neurons (leak 1.0); decay is for preset=None")
+        count = RATHI2020["images"] if images is None else images
+        snn = nn.Sequential(*_snn_layers(list(fold_batchnorm(ann)), decay, maxpool, neuron=rathi2020_neuron)).eval()
+        threshold_balance(snn, _first_images(calibration, count), RATHI2020["T"] if T is None else T,
+                          scale=RATHI2020["scale"] if scale is None else scale, scale_at_end=True,
+                          encoder="rate" if encoder is None else encoder, batch_size=count, progress=progress)
+        return snn
+    if images is not None:
+        raise ValueError("images is an argument of preset='rathi2020'")
+    scale, T, encoder = 1.0 if scale is None else scale, 64 if T is None else T, "constant" if encoder is None else encoder
     if method not in ("percentile", "balance"):
         raise ValueError(f"method must be 'percentile' or 'balance', got {method!r}")
     if maxpool not in ("avg", "max", "error"):

@@ -28,7 +28,15 @@ class LIF(nn.Module):
     ``learn_threshold`` make them parameters of shape ``param_shape``: ``()`` for one per layer,
     e.g. ``(C, 1, 1)`` for one per channel of ``[T, B, C, H, W]`` inputs. A learnable decay is
     clamped to [0, 1] in the forward pass. Other arguments are those of :func:`spikeops.functional.lif`.
+
+    ``output_delay=True`` (multi-step mode, with ``deferred_reset``) emits each spike one step
+    after the step whose membrane crossed the threshold: step t outputs ``[v[t-1] > threshold]``,
+    computed from the membrane before step t's input, and step 0 outputs that of the initial
+    state (0 from rest, without gradient). With ``deferred_reset`` and ``detach_reset`` this is
+    the neuron of the hybrid-conversion reference code (docs/math.md §5).
     """
+
+    output_delay = False  # (a class default too: modules saved before the option existed load as before)
 
     def __init__(
         self,
@@ -50,10 +58,13 @@ class LIF(nn.Module):
         stateful: Optional[bool] = None,
         track_age: bool = False,
         age_init: int = 1000,
+        output_delay: bool = False,
     ):
         super().__init__()
         if step_mode not in ("multi", "single"):
             raise ValueError(f"step_mode must be 'multi' or 'single', got {step_mode!r}")
+        if output_delay and (step_mode != "multi" or not deferred_reset):
+            raise ValueError("output_delay needs step_mode='multi' and deferred_reset=True")
         decay = F.resolve_decay(decay, tau)
         reset_mode(reset)  # a misspelt mode fails here, not at the first call
         self.surrogate = surrogate_mod.get(surrogate)
@@ -71,6 +82,7 @@ class LIF(nn.Module):
             raise ValueError("step_mode='single' keeps state between calls; stateful=False is not possible")
         self.track_age = track_age
         self.age_init = age_init
+        self.output_delay = output_delay
         self.state: Optional[F.LIFState] = None
 
     @staticmethod
@@ -105,12 +117,18 @@ class LIF(nn.Module):
             age_init=self.age_init)
         if self.stateful:
             self.state = new_state
+        if self.output_delay:
+            with torch.no_grad():
+                v0 = torch.full_like(x[0], float(self.v_reset)) if state is None else state.v
+                first = (v0 > self.threshold).to(spikes.dtype).expand_as(spikes[0]).unsqueeze(0)
+            spikes = torch.cat([first, spikes[:-1]])
         return spikes.squeeze(0) if single else spikes
 
     def extra_repr(self) -> str:
         decay = "learnable" if isinstance(self.decay, nn.Parameter) else self.decay
+        delay = ", output_delay=True" if self.output_delay else ""
         return (f"decay={decay}, reset={self.reset_mode!r}, surrogate={self.surrogate}, "
-                f"step_mode={self.step_mode!r}")
+                f"step_mode={self.step_mode!r}{delay}")
 
 
 class IF(LIF):

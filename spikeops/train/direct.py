@@ -54,23 +54,36 @@ def layer_grad_norms(model: nn.Module) -> Dict[str, float]:
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, epochs: int = 10, lr: float = 1e-3,
         batch_size: int = 64, encoder: Union[str, Callable] = "constant", weight_decay: float = 0.0,
         progress: Optional[Callable[[int, float], None]] = None,
-        optimizer: Optional[torch.optim.Optimizer] = None) -> List[float]:
+        optimizer: Optional[torch.optim.Optimizer] = None, readout: str = "mean",
+        schedule: Optional[str] = "cosine") -> List[float]:
     """Trains ``model`` (an SNN over [T, B, ...] whose output currents are integrated) with
     cross-entropy through time; returns the mean loss per epoch. ``progress(epoch, loss)`` is
-    called after each epoch."""
+    called after each epoch.
+
+    ``readout``: the logits are the output currents' ``"mean"`` over time
+    (:func:`spikeops.nn.integrate`) or their ``"sum"`` (the hybrid-conversion code; T times
+    larger, which changes the loss). ``schedule``: ``"cosine"`` decay of the learning rate over
+    all steps, or None (constant)."""
+    if readout not in ("mean", "sum"):
+        raise ValueError(f"readout must be 'mean' or 'sum', got {readout!r}")
+    if schedule not in ("cosine", None):
+        raise ValueError(f"schedule must be 'cosine' or None, got {schedule!r}")
     opt = optimizer or torch.optim.Adam(model.parameters(), lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * ((len(y) + batch_size - 1) // batch_size))
+    steps = epochs * ((len(y) + batch_size - 1) // batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine" else None
     losses = []
     for epoch in range(epochs):
         model.train()
         total, count = 0.0, 0
         for idx in torch.randperm(len(y)).split(batch_size):
-            out = integrate(model(encode(x[idx], T, encoder)))
+            out = model(encode(x[idx], T, encoder))
+            out = out.sum(0) if readout == "sum" else integrate(out)
             loss = nn.functional.cross_entropy(out, y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            if sched is not None:
+                sched.step()
             total += loss.item() * len(idx)
             count += len(idx)
         losses.append(total / count)
