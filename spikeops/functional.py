@@ -10,7 +10,7 @@ from . import surrogate as surrogate_mod
 from .kinds import SurrogateKind, reset_mode
 
 __all__ = ["LIFState", "lif", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron", "FixedState",
-           "lif_fixed"]
+           "lif_fixed", "SubstepState", "lif_substep"]
 
 Param = Union[float, torch.Tensor]
 # The values, shapes, dtypes and devices of every op's arguments are checked by
@@ -157,6 +157,35 @@ def fs_neuron(x: torch.Tensor, h: torch.Tensor, d: torch.Tensor, threshold: torc
         _tensor("x", x), _tensor("h", h), _tensor("d", d), _tensor("threshold", threshold), surrogate=sg.kind,
         sg_height=sg.height, sg_width=sg.width, count_spikes=return_spikes)
     return (out, spikes) if return_spikes else out
+
+
+class SubstepState(NamedTuple):
+    """State of :func:`lif_substep` neurons after the last step (float32, neuron shape): the
+    membrane ``v`` and the refractory time ``r`` left (seconds; it keeps counting down below 0)."""
+
+    v: torch.Tensor
+    r: torch.Tensor
+
+
+def lif_substep(j: torch.Tensor, *, dt: float = 0.001, tau_rc: float = 0.02, tau_ref: float = 0.002,
+                min_voltage: float = 0.0, amplitude: float = 1.0, state: Optional[SubstepState] = None):
+    """LIF neurons with spike times inside the step (docs/math.md §3), fused over T: the membrane
+    follows ``tau_rc dv/dt = J - v`` exactly for the current ``j[t]`` held over each step of
+    ``dt`` seconds; a crossing of 1 is located inside the step, the refractory period
+    ``tau_ref`` runs from there, and the step in which it ends integrates only its rest. The
+    membrane is floored at ``min_voltage``. Over a constant current this fires at the analytic
+    LIF rate ``1 / (tau_ref + tau_rc log(1 + 1/(J - 1)))``. Forward only (no gradient).
+
+    ``j``: float32 ``[T, ...]`` input current (threshold 1). Returns ``(spikes, state)``:
+    spikes are ``amplitude / dt`` at a spike, else 0 (so their mean over time is
+    ``amplitude`` times the rate), and the :class:`SubstepState` after the last step."""
+    v0, r0 = (None, None) if state is None else state
+    if state is not None and not isinstance(state, SubstepState):
+        raise TypeError(f"state must be a SubstepState (or None), got {type(state).__name__}")
+    spikes, v, r = torch.ops.spikeops.lif_substep(
+        _tensor("j", j), v0, r0, dt=float(dt), tau_rc=float(tau_rc), tau_ref=float(tau_ref),
+        min_voltage=float(min_voltage), amplitude=float(amplitude))
+    return spikes, SubstepState(v, r)
 
 
 class FixedState(NamedTuple):

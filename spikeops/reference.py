@@ -14,7 +14,7 @@ import torch
 
 from . import surrogate as surrogate_mod
 
-__all__ = ["State", "spike", "lif", "round_saved_h", "soft_lif", "fs_neuron"]
+__all__ = ["State", "spike", "lif", "round_saved_h", "soft_lif", "fs_neuron", "lif_substep"]
 
 RESET_MODES = ("subtract", "zero", "none")
 
@@ -148,6 +148,25 @@ def soft_lif(x, *, tau_rc=0.02, tau_ref=0.002, smoothing=0.02, gain=1.0, amplitu
     """Soft-LIF rate (docs/math.md §3) by its formula; autograd gives the derivative."""
     s = smoothing * torch.nn.functional.softplus(gain * x / smoothing)
     return amplitude / (tau_ref + tau_rc * torch.log1p(1 / s))
+
+
+def lif_substep(j, *, dt=0.001, tau_rc=0.02, tau_ref=0.002, min_voltage=0.0, amplitude=1.0, state=None):
+    """docs/math.md §3's LIF with spike times inside the step, one step at a time in float64:
+    returns (spikes, (v, r)) like :func:`spikeops.functional.lif_substep`."""
+    j = j.double()
+    v = torch.zeros_like(j[0]) if state is None else state[0].double()
+    r = torch.zeros_like(j[0]) if state is None else state[1].double()
+    spikes = []
+    for j_t in j.unbind(0):
+        r = r - dt
+        delta = (dt - r).clamp(0, dt)
+        v = v - (j_t - v) * torch.expm1(-delta / tau_rc)
+        spiked = v > 1
+        t_spike = torch.where(j_t > 1, dt + tau_rc * torch.log1p((1 - v) / (j_t - 1)), torch.full_like(v, dt))
+        v = torch.where(spiked, torch.zeros_like(v), v.clamp(min=min_voltage))
+        r = torch.where(spiked, tau_ref + t_spike, r)
+        spikes.append(spiked.double() * (amplitude / dt))
+    return torch.stack(spikes), (v, r)
 
 
 def fs_neuron(x, h, d, threshold, *, surrogate="fast_sigmoid", return_spikes=False):

@@ -443,3 +443,14 @@ def test_integrations_run_on_cuda_as_on_cpu():
         outs.append([s.cpu() for s in (s1, s2, s3)])
     for a, b in zip(*outs):
         assert torch.equal(a, b) and a.sum() > 0
+
+
+def test_lif_substep_cuda_bit_identical_to_cpu():
+    j = torch.randn(300, 4099) * 2 + 1.2
+    v0, r0 = torch.rand(4099), torch.rand(4099) * 0.003
+    args = (0.001, 0.02, 0.002, 0.0, 0.063)
+    got = op.lif_substep(j.to(CUDA), v0.to(CUDA), r0.to(CUDA), *args)
+    want = op.lif_substep(j, v0, r0, *args)
+    for a, b in zip(got, want):
+        assert torch.equal(a.cpu(), b)
+

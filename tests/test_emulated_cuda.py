@@ -347,3 +347,18 @@ def test_warp_shuffles_and_block_barriers(width):
 def test_divergent_barrier_is_reported():
     with pytest.raises(RuntimeError, match="emulated kernel failed"):
         emulated.divergent_barrier()
+
+
+# ---------------------------------------------------------------- LIF with spike times inside the step
+
+@pytest.mark.parametrize("N", SIZES)
+def test_lif_substep(N):
+    gen = torch.Generator().manual_seed(N)
+    j = torch.randn(40, N, generator=gen) * 2 + 1.2
+    v0, r0 = torch.rand(N, generator=gen), torch.rand(N, generator=gen) * 0.003
+    args = (0.001, 0.02, 0.002, -0.5, 0.063)
+    got = EMU.lif_substep(j, v0, r0, *args)
+    want = CPU.lif_substep(j, v0, r0, *args)
+    assert emulated.last_launch_blocks() == (N + emulated.threads_per_block - 1) // emulated.threads_per_block
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)

@@ -5,7 +5,7 @@ from torch import nn
 
 from spikeops import convert
 from spikeops import functional as F
-from spikeops.nn import SoftLIF, ZOHLIF, filtered_spike_train, synaptic_filter
+from spikeops.nn import AlphaSynapse, SubstepLIF, SynapticFilter, SoftLIF, ZOHLIF, filtered_spike_train, synaptic_filter
 
 from conftest import fit_ann
 
@@ -95,10 +95,13 @@ def test_soft_lif_conversion_on_digits(digits_data):
         ann_acc = (model(xte).argmax(1) == yte).float().mean().item()
     assert ann_acc >= 0.9
     snn = convert.convert_soft_lif(model, dt=0.001, tau_s=0.005)
-    assert sum(isinstance(m, ZOHLIF) for m in snn) == 3
+    assert sum(isinstance(m, SubstepLIF) for m in snn) == 3 and sum(isinstance(m, AlphaSynapse) for m in snn) == 3
     acc = convert.evaluate_window(snn, xte, yte, 150, 50)
     assert acc.shape == (100,)
     assert acc[-1] >= ann_acc - 0.02
+    zoh = convert.convert_soft_lif(model, dt=0.001, tau_s=0.005, neuron="zoh", synapse="exponential")
+    assert sum(isinstance(m, ZOHLIF) for m in zoh) == 3 and sum(isinstance(m, SynapticFilter) for m in zoh) == 3
+    assert convert.evaluate_window(zoh, xte, yte, 150, 50)[-1] >= ann_acc - 0.03
     with pytest.raises(ValueError, match="settle"):
         convert.evaluate_window(snn, xte, yte, 10, 10)
     with pytest.raises(ValueError, match="no spikeops.nn.SoftLIF"):

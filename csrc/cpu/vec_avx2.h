@@ -30,6 +30,7 @@ static inline M8 eq(F32x8 a, F32x8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_EQ_
 static inline M8 mask_and(M8 a, M8 b) { return {_mm256_and_ps(a.m, b.m)}; }
 static inline M8 mask_andnot(M8 a, M8 b) { return {_mm256_andnot_ps(b.m, a.m)}; }
 static inline F32x8 select(M8 m, F32x8 a, F32x8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+static inline bool any(M8 m) { return _mm256_movemask_ps(m.m) != 0; }
 static inline F32x8 vabs(F32x8 a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
 static inline F32x8 vmax(F32x8 a, F32x8 b) { return _mm256_max_ps(a.v, b.v); }
 static inline F32x8 vmin(F32x8 a, F32x8 b) { return _mm256_min_ps(a.v, b.v); }

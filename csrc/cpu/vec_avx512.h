@@ -30,6 +30,7 @@ static inline M16 eq(F32x16 a, F32x16 b) { return {_mm512_cmp_ps_mask(a.v, b.v, 
 static inline M16 mask_and(M16 a, M16 b) { return {static_cast<__mmask16>(a.m & b.m)}; }
 static inline M16 mask_andnot(M16 a, M16 b) { return {static_cast<__mmask16>(a.m & ~b.m)}; }
 static inline F32x16 select(M16 m, F32x16 a, F32x16 b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
+static inline bool any(M16 m) { return m.m != 0; }
 static inline F32x16 vabs(F32x16 a) {
   return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff)));
 }

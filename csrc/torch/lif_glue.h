@@ -9,6 +9,7 @@
 #include "op_library.h"
 #include "spikeops/lif_args.h"
 #include "spikeops/lif_fixed.h"
+#include "spikeops/lif_substep.h"
 
 namespace spikeops {
 
@@ -88,6 +89,8 @@ void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age
 void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init);
 // The fixed-point LIF (lif_fixed_ops.cpp) on the current stream of like's device.
 void run_lif_fixed_cuda(const LifFixedArgs& a, const at::Tensor& like);
+// The LIF with spike times inside the step (lif_substep_ops.cpp).
+void run_lif_substep_cuda(const LifSubstepArgs& a, const at::Tensor& like);
 #endif
 
 }  // namespace spikeops

@@ -95,4 +95,9 @@ void run_lif_fixed_cuda(const LifFixedArgs& a, const at::Tensor& like) {
   SPIKEOPS_CUDA_CHECK(cuda::lif_fixed(a, current_stream()));
 }
 
+void run_lif_substep_cuda(const LifSubstepArgs& a, const at::Tensor& like) {
+  const DeviceGuard guard(like.device());
+  SPIKEOPS_CUDA_CHECK(cuda::lif_substep(a, current_stream()));
+}
+
 }  // namespace spikeops

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "spikeops/lif_fixed.h"
+#include "spikeops/lif_substep.h"
 #include "spikeops/fs_neuron.h"
 #include "spikeops/lif_args.h"
 #include "spikeops/soft_lif.h"
@@ -43,6 +44,10 @@ template <class S> void fs_forward(const FsArgs<S, S>& a, int64_t begin, int64_t
 template <class S> void fs_backward(const FsArgs<S, S>& a, int64_t block_begin, int64_t block_end);
 
 // The fixed-point LIF (docs/math.md §8), neurons [n_begin, n_end); identical bits on every ISA.
+void lif_substep_scalar(const LifSubstepArgs& a, int64_t n_begin, int64_t n_end);
+void lif_substep_avx2(const LifSubstepArgs& a, int64_t n_begin, int64_t n_end);
+void lif_substep_avx512(const LifSubstepArgs& a, int64_t n_begin, int64_t n_end);
+
 void lif_fixed_scalar(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
 void lif_fixed_avx2(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
 void lif_fixed_avx512(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);

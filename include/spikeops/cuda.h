@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "spikeops/lif_fixed.h"
+#include "spikeops/lif_substep.h"
 #include "spikeops/fs_neuron.h"
 #include "spikeops/lif_args.h"
 #include "spikeops/soft_lif.h"
@@ -47,5 +48,6 @@ cudaError_t fs_backward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream
 
 // The fixed-point LIF (docs/math.md §8): int32 in, uint8 spikes, int32 state; bit-identical to the CPU kernels.
 cudaError_t lif_fixed(const LifFixedArgs& args, cudaStream_t stream);
+cudaError_t lif_substep(const LifSubstepArgs& args, cudaStream_t stream);
 
 }  // namespace spikeops::cuda

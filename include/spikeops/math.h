@@ -28,6 +28,8 @@ template <class V> SPIKEOPS_HOST_DEVICE bool eq(V a, V b) { return a == b; }
 SPIKEOPS_HOST_DEVICE bool mask_and(bool a, bool b) { return a && b; }
 SPIKEOPS_HOST_DEVICE bool mask_andnot(bool a, bool b) { return a && !b; }
 template <class V> SPIKEOPS_HOST_DEVICE V select(bool m, V a, V b) { return m ? a : b; }
+// Whether any lane of the mask is set (a branch that lets whole vectors skip rare work).
+SPIKEOPS_HOST_DEVICE bool any(bool m) { return m; }
 SPIKEOPS_HOST_DEVICE float vabs(float a) { return fabsf(a); }
 SPIKEOPS_HOST_DEVICE double vabs(double a) { return fabs(a); }
 template <class V> SPIKEOPS_HOST_DEVICE V vmax(V a, V b) { return a > b ? a : b; }
@@ -111,6 +113,17 @@ template <class V>
 SPIKEOPS_HOST_DEVICE V vlog1p(V a) {
   const V u = V(1.0f) + a;
   return select(eq(u, V(1.0f)), a, vlog(u) * (a / (u - V(1.0f))));
+}
+
+SPIKEOPS_HOST_DEVICE double vexpm1(double x) { return expm1(x); }
+
+// exp(x) - 1, accurate for small x: (u - 1) x / log(u) with u = exp(x) cancels u's
+// rounding error (Kahan); x itself where u rounds to 1, -1 where u - 1 rounds to -1.
+template <class V>
+SPIKEOPS_HOST_DEVICE V vexpm1(V x) {
+  const V u = vexp(x);
+  const V um1 = u - V(1.0f);
+  return select(eq(u, V(1.0f)), x, select(eq(um1, V(-1.0f)), um1, um1 * (x / vlog(u))));
 }
 
 // 1.0 where the mask is set, else 0.0.

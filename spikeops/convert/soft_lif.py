@@ -1,11 +1,13 @@
 """Conversion of a trained soft-LIF network to spiking LIF neurons (docs/math.md §3).
 
-Each :class:`spikeops.nn.SoftLIF` becomes a :class:`spikeops.nn.ZOHLIF`: a LIF neuron with
-the same time constants, simulated with the exact zero-order-hold update at step ``dt``,
-whose spikes (amplitude / dt each) average to the soft-LIF value. Every weighted layer fed
-by spikes is followed by an exponential synapse (:class:`spikeops.nn.SynapticFilter`,
-``tau_s``); max-pooling becomes average pooling; BatchNorm is folded. The network's output
-is read as the mean over a window after a settling time (:func:`evaluate_window`).
+Each :class:`spikeops.nn.SoftLIF` becomes a spiking LIF neuron with the same time constants
+whose spikes (amplitude / dt each) average to the soft-LIF value: by default the papers'
+neuron, :class:`spikeops.nn.SubstepLIF` (spike times and refractory periods inside the
+step, the analytic LIF rate), or :class:`spikeops.nn.ZOHLIF` (whole steps). Every weighted
+layer fed by spikes is followed by a synapse of time constant ``tau_s``: alpha (the papers',
+:class:`spikeops.nn.AlphaSynapse`) or exponential (:class:`spikeops.nn.SynapticFilter`);
+max-pooling becomes average pooling; BatchNorm is folded. The network's output is read as the
+mean over a window after a settling time (:func:`evaluate_window`).
 """
 from __future__ import annotations
 
@@ -16,16 +18,25 @@ import torch
 from torch import nn
 
 from ..data import Data, sequences
-from ..nn import SoftLIF, SynapticFilter, TimeDistributed, ZOHLIF
+from ..nn import AlphaSynapse, SoftLIF, SubstepLIF, SynapticFilter, TimeDistributed, ZOHLIF
 from .rate import WEIGHTED, fold_batchnorm
 
 
 @torch.no_grad()
-def convert_soft_lif(model: nn.Module, *, dt: float = 0.001, tau_s: float = 0.005) -> nn.Sequential:
+def convert_soft_lif(model: nn.Module, *, dt: float = 0.001, tau_s: float = 0.005, neuron: str = "substep",
+                     synapse: str = "alpha") -> nn.Sequential:
     """The spiking ``nn.Sequential`` over ``[T, B, ...]`` of a trained soft-LIF ``model`` (an
     ``nn.Sequential`` of Conv2d/Linear/BatchNorm/SoftLIF/pooling/Flatten). ``dt`` and ``tau_s``
     are in seconds, like the SoftLIF time constants; ``tau_s = 0`` leaves spikes unfiltered.
-    The output is the last layer's filtered current per step."""
+    ``neuron``: ``"substep"`` (the papers' evaluation neuron) or ``"zoh"``; ``synapse``:
+    ``"alpha"`` (the papers') or ``"exponential"``. The output is the last layer's filtered
+    current per step."""
+    if neuron not in ("substep", "zoh"):
+        raise ValueError(f"neuron must be 'substep' or 'zoh', got {neuron!r}")
+    if synapse not in ("alpha", "exponential"):
+        raise ValueError(f"synapse must be 'alpha' or 'exponential', got {synapse!r}")
+    spiking_neuron = SubstepLIF if neuron == "substep" else ZOHLIF
+    synapse_filter = AlphaSynapse if synapse == "alpha" else SynapticFilter
     folded = list(fold_batchnorm(model))
     if not any(isinstance(m, SoftLIF) for m in folded):
         raise ValueError("the model has no spikeops.nn.SoftLIF layer to turn into spiking neurons")
@@ -33,7 +44,7 @@ def convert_soft_lif(model: nn.Module, *, dt: float = 0.001, tau_s: float = 0.00
     for m in folded:
         if isinstance(m, SoftLIF):
             c = m.constants
-            out.append(ZOHLIF(c["tau_rc"], c["tau_ref"], c["gain"], c["amplitude"], dt))
+            out.append(spiking_neuron(c["tau_rc"], c["tau_ref"], c["gain"], c["amplitude"], dt))
             spiking = True
         elif isinstance(m, nn.ReLU):
             raise ValueError("the model mixes ReLU and SoftLIF; convert ReLU networks with convert_rate")
@@ -42,7 +53,7 @@ def convert_soft_lif(model: nn.Module, *, dt: float = 0.001, tau_s: float = 0.00
         else:
             out.append(TimeDistributed(copy.deepcopy(m)))
             if spiking and isinstance(m, WEIGHTED):
-                out.append(SynapticFilter(tau_s, dt))
+                out.append(synapse_filter(tau_s, dt))
     return nn.Sequential(*out).eval()
 
 

@@ -2,10 +2,10 @@
 synapses and the time-distributed wrapper."""
 from .encoders import ConstantEncoder, RateEncoder, encode, encode_constant, encode_rate
 from .layers import TimeDistributed
-from .neurons import FSNeuron, IF, LIF, SoftLIF, ZOHLIF, filtered_spike_train
+from .neurons import FSNeuron, IF, LIF, SoftLIF, SubstepLIF, ZOHLIF, filtered_spike_train
 from .readout import integrate, mean_rate, spike_count
-from .synapses import SynapticFilter, synaptic_filter
+from .synapses import AlphaSynapse, SynapticFilter, synaptic_filter
 
 __all__ = ["LIF", "IF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode", "encode_constant",
            "encode_rate", "mean_rate", "spike_count", "integrate", "synaptic_filter", "SynapticFilter", "SoftLIF",
-           "filtered_spike_train", "ZOHLIF", "FSNeuron"]
+           "filtered_spike_train", "ZOHLIF", "SubstepLIF", "FSNeuron", "AlphaSynapse"]
