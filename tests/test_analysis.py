@@ -1,10 +1,11 @@
 """Activity counting (spikeops.analysis) by hand."""
+import pytest
 import torch
 from torch import nn
 
 import spikeops
 from spikeops import analysis
-from spikeops.nn import TimeDistributed
+from spikeops.nn import SubstepLIF, TimeDistributed
 
 
 def test_activity_counts_by_hand():
@@ -23,3 +24,13 @@ def test_activity_counts_by_hand():
     assert analysis.ann_macs(nn.Sequential(lin1, nn.ReLU(), lin2), torch.zeros(1, 2)) == [6, 6]
     conv = nn.Conv2d(2, 4, 3, padding=1)
     assert analysis.ann_macs(nn.Sequential(conv), torch.zeros(1, 2, 5, 5)) == [4 * 25 * 2 * 9]
+
+
+def test_activity_counts_the_spikes_of_every_spiking_neuron_module():
+    torch.manual_seed(0)
+    snn = nn.Sequential(TimeDistributed(nn.Linear(4, 6)), SubstepLIF(gain=3.0), TimeDistributed(nn.Linear(6, 2)))
+    x_seq = torch.rand(50, 3, 4)
+    spikes = snn[:2](x_seq)
+    act = analysis.snn_activity(snn, x_seq)
+    assert act["spikes_per_neuron"] == pytest.approx((spikes != 0).sum().item() / 3 / 6)
+    assert act["spikes_per_neuron"] > 0
