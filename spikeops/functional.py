@@ -7,7 +7,7 @@ import torch
 
 from . import _ops  # noqa: F401  (registers the ops)
 from . import surrogate as surrogate_mod
-from .kinds import SurrogateKind, reset_mode
+from .kinds import reset_mode
 
 __all__ = ["LIFState", "lif", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron", "FixedState",
            "lif_fixed", "SubstepState", "lif_substep"]
@@ -111,7 +111,7 @@ def lif(
     elif not isinstance(state, LIFState):
         raise TypeError(f"state must be a spikeops.functional.LIFState or None, got {type(state).__name__}")
     sg = surrogate_mod.get(surrogate)
-    track = bool(track_age or return_ages or sg.kind == SurrogateKind.stdb)
+    track = bool(track_age or return_ages or sg.uses_ages)
     alpha = _param("decay", resolve_decay(decay, tau))
     gamma = _param("gain", gain)
     theta = _param("threshold", threshold)

@@ -27,6 +27,7 @@ class Surrogate(abc.ABC):
 
     kind: SurrogateKind
     name: str = ""
+    uses_ages: bool = False  # whether the forward pass must track spike ages for it
 
     def __init__(self, height: float, width: float):
         for arg, value in (("height", height), ("width", width)):
@@ -119,9 +120,14 @@ class STDB(Surrogate):
     ``age`` is the number of steps since the neuron's last spike. Defaults are the paper's VGG
     values (0.3, 0.01); its ResNets use (0.5, 0.035)."""
 
-    kind, name = SurrogateKind.stdb, "stdb"
+    kind, name, uses_ages = SurrogateKind.stdb, "stdb", True
 
-    def __init__(self, height: float = 0.3, beta: float = 0.01):
+    def __init__(self, height: float = 0.3, beta: float = 0.01, float32_underflow: bool = False):
+        # float32_underflow: 0 where age >= 104, as the hybrid-conversion code's float32
+        # exp(-age)^beta evaluates it (exp underflows there); the analytic value elsewhere.
+        self.float32_underflow = bool(float32_underflow)
+        if self.float32_underflow:
+            self.kind = SurrogateKind.stdb_float32
         super().__init__(height, beta)
 
     @property
@@ -131,7 +137,13 @@ class STDB(Surrogate):
     def grad(self, u, theta, age):
         if age is None:
             raise ValueError("STDB surrogate needs the spike age")
-        return self.height * torch.exp(-self.width * age.to(u.dtype)) / theta
+        age = age.to(u.dtype)
+        grad = self.height * torch.exp(-self.width * age) / theta
+        return torch.where(age < 104, grad, torch.zeros_like(grad)) if self.float32_underflow else grad
+
+    def __repr__(self) -> str:
+        extra = ", float32_underflow=True" if self.float32_underflow else ""
+        return f"STDB(height={self.height}, beta={self.width}{extra})"
 
 
 class Linear(Surrogate):

@@ -49,7 +49,8 @@ def boundary_band(h_minus_theta: torch.Tensor, eps: float) -> torch.Tensor:
 # ----------------------------------------------------------------------------- LIF cases
 
 SURROGATES = [S.ATan(2.0), S.FastSigmoid(25.0, height=0.8), S.Sigmoid(4.0), S.Triangle(0.6, height=0.3),
-              S.Triangle(None, height=0.3), S.Rectangle(0.8), S.STDB(0.5, 0.035), S.Linear(0.3)]
+              S.Triangle(None, height=0.3), S.Rectangle(0.8), S.STDB(0.5, 0.035), S.Linear(0.3),
+              S.STDB(0.5, 0.035, float32_underflow=True)]
 
 
 RESETS = ["subtract", "zero", "none"]

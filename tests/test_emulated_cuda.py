@@ -96,7 +96,7 @@ def make_inputs(T, N, per_neuron, refractory, seed=0):
 def check_lif(T, N, dtype, cfg, per_neuron=True, refractory=0, track_age=True, return_ages=True, offset=0):
     """Forward and backward of the emulated CUDA kernels equal the CPU kernels (16-bit: rounded as stored)."""
     x, params, state, g_s, g_v = make_inputs(T, N, per_neuron, refractory)
-    stdb = cfg[5] == SurrogateKind.stdb
+    stdb = cfg[5] in (SurrogateKind.stdb, SurrogateKind.stdb_float32)
     return_ages = return_ages and track_age
     x16, g16 = x.to(dtype), g_s.to(dtype)
     got = lif_forward(EMU, placed(x16, offset), state, params, cfg, track_age, return_ages)

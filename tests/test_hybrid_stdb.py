@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from spikeops import convert, train
+from spikeops import surrogate as S
 from spikeops import functional as F
 from spikeops.nn import encode_constant
 from spikeops.train.hybrid import _with_current_norms
@@ -108,6 +109,8 @@ class _ReferenceSpike(torch.autograd.Function):
         z, dt = ctx.saved_tensors
         if ctx.kind == "linear":
             return grad * 0.3 * torch.clamp(1 - z.abs(), min=0), None, None
+        if ctx.kind == "stdb_float32":  # the reference code's expression, in float32
+            return grad * 0.3 * torch.exp(-1 * dt.float()) ** 0.01, None, None
         return grad * 0.3 * torch.exp(-0.01 * dt), None, None
 
 
@@ -157,15 +160,15 @@ def test_rathi2020_threshold_balancing_is_the_papers_protocol():
     assert got == pytest.approx([0.7 * m for m in maxima], rel=1e-6)
 
 
-@pytest.mark.parametrize("surrogate", ["linear", "stdb"])
+@pytest.mark.parametrize("surrogate", ["linear", "stdb", "stdb_float32"])
 def test_rathi2020_network_equals_the_papers_equations_in_values_and_gradients(surrogate):
     ann, T = _mlp(), 24
     x, y = torch.rand(16, 8), torch.randint(0, 3, (16,))
     spikes_in = (torch.rand(T, 16, 8) <= x.abs()).float() * x.sign()
     snn = convert.convert_rate(ann, x, preset="rathi2020", T=T, encoder=lambda xb, steps: spikes_in, progress=False)
     thresholds = [m.threshold for m in convert.spiking_layers(snn)]
-    if surrogate == "stdb":
-        train.use_rathi2020_neurons(snn)
+    if surrogate != "linear":
+        train.use_rathi2020_neurons(snn, S.STDB(float32_underflow=surrogate == "stdb_float32"))
     weights = [m.weight.detach().clone().requires_grad_() for m in ann if isinstance(m, nn.Linear)]
     want = reference_hybrid_snn(weights, thresholds, spikes_in, surrogate)
     got = snn(spikes_in).sum(0)

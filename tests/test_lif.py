@@ -94,6 +94,12 @@ def test_stdb_surrogate_depends_on_spike_age():
         want = c * math.exp(-beta * (age_init + 1)) / theta
         got = _one_step_grad(S.STDB(c, beta), 0.2, theta, age_init)
         assert got == pytest.approx(want, rel=1e-6)
+    # the hybrid-conversion code's float32 form: alpha * exp(-age)^beta, which underflows from age 104 on
+    for age_init in (50, 102, 103, 1000):
+        age = torch.tensor(float(age_init + 1))
+        want = (0.3 * torch.exp(-age) ** 0.01).item() / theta
+        got = _one_step_grad(S.STDB(0.3, 0.01, float32_underflow=True), 0.2, theta, age_init)
+        assert got == pytest.approx(want, rel=3e-3, abs=0.0), age_init
 
 
 # --------------------------------------- the kernels against spikeops.reference
@@ -377,8 +383,9 @@ def test_out_ops_check_what_the_functional_ops_check():
 def test_the_python_enums_mirror_the_kernels():
     assert [m.name for m in ResetMode] == ["subtract", "zero", "none"]
     assert [m.name for m in SurrogateKind] == ["atan", "fast_sigmoid", "sigmoid", "triangle", "rectangle", "stdb",
-                                              "linear"]
-    assert [m.value for m in SurrogateKind] == list(range(7))
+                                              "linear", "stdb_float32"]
+    assert [m.value for m in SurrogateKind] == list(range(8))
+    assert S.STDB(float32_underflow=True).kind == SurrogateKind.stdb_float32
     for cls in (S.ATan, S.STDB, S.Rectangle, S.Linear):
         assert SurrogateKind[cls.name] == cls.kind
 

@@ -119,7 +119,7 @@ inline SurrogateParams surrogate_arg(int64_t kind, double height, double width) 
   const auto k = static_cast<SurrogateKind>(kind);
   TORCH_CHECK_VALUE(k != SurrogateKind::Rectangle || width > 0, "the rectangle surrogate's width must be > 0, got ",
                     width);
-  TORCH_CHECK_VALUE(k != SurrogateKind::STDB || width >= 0, "the stdb surrogate's beta must be >= 0, got ", width);
+  TORCH_CHECK_VALUE(!uses_spike_ages(k) || width >= 0, "the stdb surrogate's beta must be >= 0, got ", width);
   check_finite(height, "surrogate height");
   check_finite(width, "surrogate width");
   return make_surrogate(static_cast<int32_t>(kind), static_cast<float>(height), static_cast<float>(width));

@@ -92,7 +92,7 @@ FsTensors fs_tensors(const Tensor& x, const Tensor& h, const Tensor& d, const Te
                      double sg_height, double sg_width) {
   check_data(x, "x");
   const SurrogateParams sg = surrogate_arg(surrogate, sg_height, sg_width);
-  TORCH_CHECK_VALUE(sg.kind != SurrogateKind::STDB,
+  TORCH_CHECK_VALUE(!uses_spike_ages(sg.kind),
                     "surrogate: the stdb surrogate needs spike ages, which the FS neuron does not have");
   TORCH_CHECK_VALUE(sg.kind != SurrogateKind::Linear,
                     "surrogate: the linear surrogate scales with a positive threshold; the FS neuron's per-step "

@@ -158,7 +158,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_i
                                     sg_height, sg_width, track_age);
   check_int_range(age_init, "age_init", 0, (1 << 24) - 1);
   TORCH_CHECK_VALUE(!return_ages || track_age, "return_ages requires track_age");
-  const bool stdb = cfg.surrogate.kind == SurrogateKind::STDB;
+  const bool stdb = uses_spike_ages(cfg.surrogate.kind);
   TORCH_CHECK_VALUE(!(stdb && save_for_backward) || track_age, "the stdb surrogate requires track_age");
 
   ForwardTensors t;
@@ -203,7 +203,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_impl(
                     grad_spikes.sym_sizes());
   check_same_device(grad_spikes, t.saved_h, "grad_spikes", "saved_h");
   t.grad_spikes = grad_spikes.to(dtype).contiguous();
-  if (cfg.surrogate.kind == SurrogateKind::STDB) {
+  if (uses_spike_ages(cfg.surrogate.kind)) {
     TORCH_CHECK_VALUE(saved_age.sym_sizes() == sizes, "the stdb surrogate needs saved_age of shape ", sizes,
                       ", got ", saved_age.sym_sizes());
     check_dtype(saved_age, at::kShort, "saved_age");
@@ -265,7 +265,7 @@ void lif_backward_out_impl(const Tensor& grad_spikes, const Tensor& saved_h, con
                            bool deferred_reset, bool detach_reset, int64_t surrogate, double sg_height,
                            double sg_width, Tensor& grad_x) {
   check_input(saved_h, "saved_h");
-  TORCH_CHECK_VALUE(surrogate != static_cast<int64_t>(SurrogateKind::STDB),
+  TORCH_CHECK_VALUE(!uses_spike_ages(static_cast<SurrogateKind>(surrogate)),
                     "surrogate: lif_backward_out has no spike ages, so it does not take the stdb surrogate");
   TORCH_CHECK_VALUE(saved_h.is_contiguous(), "saved_h must be contiguous");
   const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, detach_reset, surrogate, sg_height,

@@ -14,11 +14,19 @@ enum class SurrogateKind : int32_t {
   Rectangle = 4,    // height where |u| < w/2                       height defaults to 1/w
   STDB = 5,         // height * exp(-beta * age) / theta            (width holds beta)
   Linear = 6,       // height * max(0, 1 - |u| / theta) / theta     (Bellec et al.: d/dh of a triangle in h/theta)
+  STDBFloat32 = 7,  // stdb, 0 where age >= 104: the hybrid-conversion code's float32 exp(-age)^beta underflows there
 };
-constexpr int32_t kNumSurrogates = 7;
+constexpr int32_t kNumSurrogates = 8;
+// The age at which float32 exp(-age) rounds to 0.
+constexpr float kStdbFloat32Underflow = 104.0f;
+
+// The surrogates that read spike ages (the forward pass must track and save them).
+SPIKEOPS_HOST_DEVICE constexpr bool uses_spike_ages(SurrogateKind kind) {
+  return kind == SurrogateKind::STDB || kind == SurrogateKind::STDBFloat32;
+}
 // Their names, by value: Python's spikeops.kinds.SurrogateKind is made from these.
-constexpr const char* kSurrogateNames[kNumSurrogates] = {"atan",      "fast_sigmoid", "sigmoid", "triangle",
-                                                         "rectangle", "stdb",         "linear"};
+constexpr const char* kSurrogateNames[kNumSurrogates] = {"atan", "fast_sigmoid", "sigmoid", "triangle",
+                                                         "rectangle", "stdb", "linear", "stdb_float32"};
 
 // Constants of one surrogate, derived once from (kind, height, width).
 struct SurrogateParams {
@@ -40,7 +48,8 @@ inline SurrogateParams make_surrogate(int32_t kind, float height, float width) {
       p.scale = p.width_is_theta ? 0.0f : 1.0f / width;
       break;
     case SurrogateKind::Rectangle: p.scale = 0.5f * width; break;
-    case SurrogateKind::STDB: p.scale = -width; break;
+    case SurrogateKind::STDB:
+    case SurrogateKind::STDBFloat32: p.scale = -width; break;
     case SurrogateKind::Linear: break;
   }
   return p;
@@ -71,6 +80,8 @@ SPIKEOPS_HOST_DEVICE V surrogate_grad(const SurrogateParams& sg, V u, V theta, V
       return select(lt(vabs(u), V(sg.scale)), height, V(0.0f));
     case SurrogateKind::STDB:
       return height * vexp(V(sg.scale) * age) / theta;
+    case SurrogateKind::STDBFloat32:
+      return select(lt(age, V(kStdbFloat32Underflow)), height * vexp(V(sg.scale) * age) / theta, V(0.0f));
     case SurrogateKind::Linear: {
       const V inv_theta = V(1.0f) / theta;
       return height * vmax(V(1.0f) - vabs(u) * inv_theta, V(0.0f)) * inv_theta;
