@@ -2,12 +2,12 @@
 import torch  # noqa: F401  (loads libtorch before the extension)
 
 from . import _ops  # noqa: F401
-from . import functional, reference, surrogate
+from . import data, datasets, functional, reference, surrogate
 from ._C import cuda_built, cpu_isa
 from .functional import LIFState, lif
 from .nn import IF, LIF
 
 __version__ = "0.1.0"
 
-__all__ = ["LIF", "IF", "LIFState", "lif", "functional", "reference", "surrogate", "cpu_isa", "cuda_built",
-           "__version__"]
+__all__ = ["LIF", "IF", "LIFState", "lif", "functional", "reference", "surrogate", "data", "datasets", "cpu_isa",
+           "cuda_built", "__version__"]
