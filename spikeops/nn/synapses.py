@@ -44,23 +44,11 @@ class SynapticFilter(nn.Module):
         return f"tau={self.tau}, dt={self.dt}"
 
 
-class AlphaSynapse(nn.Module):
+class AlphaSynapse(SynapticFilter):
     """Alpha synapse ``t / tau^2 exp(-t / tau)`` (seconds, unit area) at step ``dt``: two
     exponential synapses of time constant ``tau`` in a row, whose convolution is the alpha
     kernel; each is :func:`synaptic_filter` with decay ``exp(-dt / tau)`` (``tau = 0`` passes
     the input through)."""
 
-    def __init__(self, tau: float, dt: float):
-        super().__init__()
-        check_number("tau", tau, lo=0.0)
-        check_number("dt", dt, lo=0.0, lo_open=True)
-        self.tau, self.dt = float(tau), float(dt)
-
     def forward(self, x):
-        if self.tau == 0:
-            return x
-        decay = math.exp(-self.dt / self.tau)
-        return synaptic_filter(synaptic_filter(x, decay), decay)
-
-    def extra_repr(self) -> str:
-        return f"tau={self.tau}, dt={self.dt}"
+        return super().forward(super().forward(x))
