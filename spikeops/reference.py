@@ -172,9 +172,12 @@ def lif_substep(j, *, dt=0.001, tau_rc=0.02, tau_ref=0.002, min_voltage=0.0, amp
 def fs_neuron(x, h, d, threshold, *, surrogate="fast_sigmoid", return_spikes=False):
     """The K-step FS neuron (docs/math.md §6), a Python loop over its steps."""
     sg = surrogate_mod.get(surrogate)
+    normalised = isinstance(sg, surrogate_mod.FSTriangle)  # a triangle on (v - T) / (|v| + 1)
+    step_sg = surrogate_mod.Triangle(1.0, height=sg.height) if normalised else sg
     v, out, count = x, torch.zeros_like(x), torch.zeros_like(x)
     for t in range(h.shape[0]):
-        z = spike(v - threshold[t], 1.0, None, sg)
+        u = v - threshold[t]
+        z = spike(u / (v.abs() + 1) if normalised else u, 1.0, None, step_sg)
         out = out + d[t] * z
         v = v - h[t] * z
         count = count + z.detach()

@@ -18,7 +18,8 @@ import torch
 from . import _C
 from .kinds import SurrogateKind
 
-__all__ = ["Surrogate", "ATan", "FastSigmoid", "Sigmoid", "Triangle", "Rectangle", "STDB", "Linear", "get"]
+__all__ = ["Surrogate", "ATan", "FastSigmoid", "Sigmoid", "Triangle", "Rectangle", "STDB", "Linear", "FSTriangle",
+           "get"]
 
 
 class Surrogate(abc.ABC):
@@ -165,6 +166,24 @@ class Linear(Surrogate):
         return f"Linear(height={self.height})"
 
 
+class FSTriangle(Surrogate):
+    """The FS-neuron paper's surrogate (Stöckl & Maass; reference code fs_coding.py), for the FS
+    neuron only: the spike z = [s > 0] of the normalised membrane ``s = (v - T) / (|v| + 1)``
+    has ``dz/ds = height * max(0, 1 - |s|)``, chained through s to the membrane v and the
+    threshold T (so dz/dv and dz/dT differ). Height 1, as in the code."""
+
+    kind, name = SurrogateKind.fs_triangle, "fs_triangle"
+
+    def __init__(self, height: float = 1.0):
+        super().__init__(height, 0.0)
+
+    def grad(self, u, theta, age):
+        raise ValueError("fs_triangle is the FS neuron's surrogate: it needs the membrane, not only h - theta")
+
+    def __repr__(self) -> str:
+        return f"FSTriangle(height={self.height})"
+
+
 _BY_NAME = {
     "atan": ATan,
     "fast_sigmoid": FastSigmoid,
@@ -174,6 +193,7 @@ _BY_NAME = {
     "rectangle": Rectangle,
     "stdb": STDB,
     "linear": Linear,
+    "fs_triangle": FSTriangle,
 }
 
 

@@ -117,7 +117,7 @@ def test_soft_lif_rejects_bad_input():
 
 # ----------------------------------------------------------------------------- FS neuron
 
-SURROGATES = ["fast_sigmoid", "atan", "sigmoid", "triangle", "rectangle"]
+SURROGATES = ["fast_sigmoid", "atan", "sigmoid", "triangle", "rectangle", "fs_triangle"]
 
 
 def random_code(K, dtype):

@@ -362,3 +362,17 @@ def test_lif_substep(N):
     assert emulated.last_launch_blocks() == (N + emulated.threads_per_block - 1) // emulated.threads_per_block
     for a, b in zip(got, want):
         assert torch.equal(a, b)
+
+
+def test_fs_neuron_with_the_papers_surrogate():
+    gen = torch.Generator().manual_seed(5)
+    x, g = torch.randn(4097, generator=gen) * 2, torch.randn(4097, generator=gen)
+    h, d, th = fs_coefficients(12, torch.float32)
+    sg = (int(SurrogateKind.fs_triangle), 1.0, 0.0)
+    for ops in (EMU, CPU):
+        assert torch.equal(ops.fs_neuron(x, h, d, th, *sg, False)[0], CPU.fs_neuron(x, h, d, th, *sg, False)[0])
+    got, want = EMU.fs_neuron_backward(g, x, h, d, th, *sg, True), CPU.fs_neuron_backward(g, x, h, d, th, *sg, True)
+    assert torch.equal(got[0], want[0])
+    for a, b in zip(got[1:], want[1:]):  # per-block sums in the device's order
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+

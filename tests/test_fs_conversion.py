@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from spikeops import convert
+from spikeops import functional as F
 from spikeops.nn import FSNeuron
 
 
@@ -91,3 +92,47 @@ def test_stoeckl2021_preset_converts_relu_sigmoid_and_silu():
         convert.convert_fs(ann, x, K=8)
     with pytest.raises(ValueError, match="rate equivalent"):
         convert.convert_rate(ann, x)
+
+
+class _PaperSpike(torch.autograd.Function):
+    """z = [s > 0] with dz/ds = max(0, 1 - |s|) (the paper's code, fs_coding.py)."""
+
+    @staticmethod
+    def forward(ctx, s):
+        ctx.save_for_backward(s)
+        return (s > 0).to(s.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (s,) = ctx.saved_tensors
+        return grad * torch.clamp(1 - s.abs(), min=0)
+
+
+def paper_fs_with_gradients(x, h, d, T):
+    """The paper's FS neuron with its code's surrogate, written from the equations: the spike of
+    step t is taken on the normalised membrane s = (v - T(t)) / (|v| + 1)."""
+    v, out = x, torch.zeros_like(x)
+    for t in range(len(h)):
+        z = _PaperSpike.apply((v - T[t]) / (v.abs() + 1))
+        out = out + d[t] * z
+        v = v - h[t] * z
+    return out
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "swish", "relu"])
+def test_stoeckl2021_preset_trains_with_the_papers_surrogate(name):
+    code = convert.published_code(name)
+    neuron = convert.convert_fs(nn.Sequential(nn.Linear(3, 3), {"relu": nn.ReLU, "sigmoid": nn.Sigmoid,
+                                                                "swish": nn.SiLU}[name]()))[1]
+    assert neuron.surrogate.name == "fs_triangle"
+    x = (torch.randn(4000) * 4).requires_grad_()
+    coef = [c.clone().requires_grad_() for c in code[:3]]
+    g = torch.randn(4000)
+    F.fs_neuron(x, *coef, surrogate=neuron.surrogate).backward(g)
+    ours = [x.grad] + [c.grad for c in coef]
+    x2 = x.detach().clone().requires_grad_()
+    coef2 = [c.detach().clone().requires_grad_() for c in code[:3]]
+    paper_fs_with_gradients(x2, *coef2).backward(g)
+    for a, b in zip(ours, [x2.grad] + [c.grad for c in coef2]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-3)
+

@@ -283,6 +283,7 @@ X = torch.randn(4, 6)
     (dict(gain=torch.tensor([1.0, 1, 1, float("nan"), 1, 1])), "gain"),
     (dict(threshold=float("nan")), "threshold"),
     (dict(threshold=float("inf")), "threshold"),
+    (dict(surrogate="fs_triangle"), "fs_triangle"),
 ])
 
 
@@ -383,8 +384,8 @@ def test_out_ops_check_what_the_functional_ops_check():
 def test_the_python_enums_mirror_the_kernels():
     assert [m.name for m in ResetMode] == ["subtract", "zero", "none"]
     assert [m.name for m in SurrogateKind] == ["atan", "fast_sigmoid", "sigmoid", "triangle", "rectangle", "stdb",
-                                              "linear", "stdb_float32"]
-    assert [m.value for m in SurrogateKind] == list(range(8))
+                                              "linear", "stdb_float32", "fs_triangle"]
+    assert [m.value for m in SurrogateKind] == list(range(9))
     assert S.STDB(float32_underflow=True).kind == SurrogateKind.stdb_float32
     for cls in (S.ATan, S.STDB, S.Rectangle, S.Linear):
         assert SurrogateKind[cls.name] == cls.kind

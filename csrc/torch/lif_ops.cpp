@@ -101,6 +101,8 @@ LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool de
   check_int_range(refractory, "refractory (steps)", 0, (1 << 24) - 1);
   TORCH_CHECK_VALUE(!(deferred_reset && refractory > 0), "refractory steps are not supported with deferred_reset");
   check_finite(v_reset, "v_reset");
+  TORCH_CHECK_VALUE(surrogate != static_cast<int64_t>(SurrogateKind::FsTriangle),
+                    "surrogate: fs_triangle is the FS neuron's surrogate (it reads the membrane), not the LIF's");
   return LifConfig{static_cast<ResetMode>(reset),
                    static_cast<float>(v_reset),
                    static_cast<int32_t>(refractory),

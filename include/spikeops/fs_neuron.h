@@ -78,8 +78,19 @@ SPIKEOPS_HOST_DEVICE V fs_grad_step(V v, V g, V g_v, int t, int j, const F* h, c
                                     const SurrogateParams& sg, Sink&& sink) {
   const V u = v - V(threshold[t]);
   const V z = as_value<V>(gt(u, V(0.0f)));
-  const V slope = surrogate_grad(sg, u, V(1.0f), V(0.0f));
   const V g_z = g * V(d[t]) - g_v * V(h[t]);
+  if (sg.kind == SurrogateKind::FsTriangle) {
+    // The FS paper's code: z = [s > 0] with s = u / (|v| + 1), dz/ds = height max(0, 1 - |s|);
+    // ds/dT = -1 / (|v| + 1), ds/dv = (|v| + 1 - u sign(v)) / (|v| + 1)^2.
+    const V den = vabs(v) + V(1.0f);
+    const V dz_ds = V(sg.height) * vmax(V(1.0f) - vabs(u / den), V(0.0f));
+    const V sign_v = select(gt(v, V(0.0f)), V(1.0f), select(lt(v, V(0.0f)), V(-1.0f), V(0.0f)));
+    const V slope_t = dz_ds / den;
+    const V slope_v = dz_ds * ((den - u * sign_v) / (den * den));
+    sink(j, g_v * z, g * z, g_z * slope_t);
+    return g_v + g_z * slope_v;
+  }
+  const V slope = surrogate_grad(sg, u, V(1.0f), V(0.0f));
   sink(j, g_v * z, g * z, g_z * slope);
   return g_v + g_z * slope;
 }

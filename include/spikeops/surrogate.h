@@ -15,8 +15,9 @@ enum class SurrogateKind : int32_t {
   STDB = 5,         // height * exp(-beta * age) / theta            (width holds beta)
   Linear = 6,       // height * max(0, 1 - |u| / theta) / theta     (Bellec et al.: d/dh of a triangle in h/theta)
   STDBFloat32 = 7,  // stdb, 0 where age >= 104: the hybrid-conversion code's float32 exp(-age)^beta underflows there
+  FsTriangle = 8,   // FS neuron only: height * max(0, 1 - |s|) on s = (v - T) / (|v| + 1), chained to v and T
 };
-constexpr int32_t kNumSurrogates = 8;
+constexpr int32_t kNumSurrogates = 9;
 // The age at which float32 exp(-age) rounds to 0.
 constexpr float kStdbFloat32Underflow = 104.0f;
 
@@ -26,7 +27,7 @@ SPIKEOPS_HOST_DEVICE constexpr bool uses_spike_ages(SurrogateKind kind) {
 }
 // Their names, by value: Python's spikeops.kinds.SurrogateKind is made from these.
 constexpr const char* kSurrogateNames[kNumSurrogates] = {"atan", "fast_sigmoid", "sigmoid", "triangle",
-                                                         "rectangle", "stdb", "linear", "stdb_float32"};
+                                                         "rectangle", "stdb", "linear", "stdb_float32", "fs_triangle"};
 
 // Constants of one surrogate, derived once from (kind, height, width).
 struct SurrogateParams {
@@ -50,7 +51,8 @@ inline SurrogateParams make_surrogate(int32_t kind, float height, float width) {
     case SurrogateKind::Rectangle: p.scale = 0.5f * width; break;
     case SurrogateKind::STDB:
     case SurrogateKind::STDBFloat32: p.scale = -width; break;
-    case SurrogateKind::Linear: break;
+    case SurrogateKind::Linear:
+    case SurrogateKind::FsTriangle: break;
   }
   return p;
 }
@@ -86,6 +88,8 @@ SPIKEOPS_HOST_DEVICE V surrogate_grad(const SurrogateParams& sg, V u, V theta, V
       const V inv_theta = V(1.0f) / theta;
       return height * vmax(V(1.0f) - vabs(u) * inv_theta, V(0.0f)) * inv_theta;
     }
+    case SurrogateKind::FsTriangle:  // needs the membrane itself: fs_neuron.h evaluates it
+      return V(0.0f);
   }
   return V(0.0f);
 }

@@ -152,7 +152,8 @@ def convert_fs(ann: nn.Module, calibration: Optional[Data] = None, *, preset: Op
 
     ``preset="stoeckl2021"`` (default): the paper's published coefficient sets
     (:func:`published_code`): every ReLU becomes the K = 10 binary code on [0, 25), every
-    Sigmoid and SiLU the fitted K = 12 / K = 16 sets. No calibration is needed.
+    Sigmoid and SiLU the fitted K = 12 / K = 16 sets, with the paper's code's surrogate
+    (``"fs_triangle"``) for fine-tuning. No calibration is needed.
 
     ``preset=None``: every ReLU gets the binary code with K steps (default 8) and its own range
     alpha: the ``percentile`` of the layer's activations on ``calibration`` (tensors or
@@ -174,7 +175,8 @@ def convert_fs(ann: nn.Module, calibration: Optional[Data] = None, *, preset: Op
             raise ValueError("preset='stoeckl2021' uses the published K and ranges; K and calibration are for "
                              "preset=None")
         return nn.Sequential(*[
-            published_code(_PRESET_CODES[type(m)]).neuron(record=record) if isinstance(m, replaced)
+            published_code(_PRESET_CODES[type(m)]).neuron(record=record, surrogate="fs_triangle")
+            if isinstance(m, replaced)
             else copy.deepcopy(m) for m in layers]).eval()
     if calibration is None:
         raise ValueError("preset=None sets each layer's range from data: give calibration")
