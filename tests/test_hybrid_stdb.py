@@ -8,7 +8,7 @@ from torch import nn
 from spikeops import convert, train
 from spikeops import surrogate as S
 from spikeops import functional as F
-from spikeops.nn import encode_constant
+from spikeops.nn import SharedDropout, encode_constant
 from spikeops.train.hybrid import _with_current_norms
 from spikeops.train import fine_tune_stdb, start_at_half_threshold
 
@@ -192,3 +192,21 @@ def test_rathi2020_fine_tuning_trains_the_papers_way(digits_data, relu_ann):
     assert poisson_accuracy(snn, xte, yte, T=8) >= before - 0.02
     with pytest.raises(ValueError, match="batch_norm"):
         train.fine_tune_stdb(snn, xtr[:64], ytr[:64], 8, preset="rathi2020", batch_norm=True)
+
+
+def test_rathi2020_keeps_dropout_shared_over_time():
+    torch.manual_seed(1)
+    ann = nn.Sequential(nn.Linear(8, 16, bias=False), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3, bias=False)).eval()
+    x = torch.rand(32, 8)
+    snn = convert.convert_rate(ann, x, preset="rathi2020", T=20, progress=False)
+    drop = [m for m in snn if isinstance(m, SharedDropout)]
+    assert len(drop) == 1 and drop[0].p == 0.2
+    assert convert.convert_rate(ann, x, T=20).__len__() == len(snn) - 1  # the default drops it
+    seq = torch.rand(5, 4, 16)
+    assert torch.equal(drop[0].eval()(seq), seq)  # eval: identity
+    out = drop[0].train()(seq)
+    kept = out != 0
+    assert torch.equal(kept, kept[:1].expand_as(kept))  # one mask for every step
+    torch.testing.assert_close(out[kept], seq[kept] / 0.8)
+    with pytest.raises(ValueError, match="p must"):
+        SharedDropout(1.0)

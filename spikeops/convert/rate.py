@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..data import Data, batches, check_reiterable
-from ..nn import LIF, SoftLIF, TimeDistributed, encode, integrate
+from ..nn import LIF, SharedDropout, SoftLIF, TimeDistributed, encode, integrate
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
 BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -67,9 +67,10 @@ def fold_into(layer: nn.Module, bn: nn.Module) -> None:
 
 
 @torch.no_grad()
-def fold_batchnorm(model: nn.Module) -> nn.Sequential:
+def fold_batchnorm(model: nn.Module, keep_dropout: bool = False) -> nn.Sequential:
     """A copy of the model in eval mode with every BatchNorm folded into the Conv2d/Linear
-    before it (:func:`fold_into`) and Dropout/Identity removed."""
+    before it (:func:`fold_into`) and Identity removed; Dropout removed too unless
+    ``keep_dropout``."""
     out: List[nn.Module] = []
     for m in layers_of(model):
         if isinstance(m, BATCHNORM):
@@ -77,6 +78,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Sequential:
             if not isinstance(prev, WEIGHTED):
                 raise ValueError(f"{type(m).__name__} must directly follow a Conv2d or Linear to be folded")
             fold_into(prev, m)
+        elif isinstance(m, nn.Dropout) and keep_dropout:
+            out.append(SharedDropout(m.p))
         elif isinstance(m, DROPPED):
             continue
         else:
@@ -159,6 +162,8 @@ def _snn_layers(folded: Sequence[nn.Module], decay: float, maxpool: str, neuron=
     for m in folded:
         if isinstance(m, nn.ReLU):
             out.append(_neuron(1.0, decay) if neuron is None else neuron())
+        elif isinstance(m, SharedDropout):
+            out.append(m)  # acts on spikes over [T, B, ...] as it is
         elif isinstance(m, nn.MaxPool2d):
             if maxpool == "error":
                 raise ValueError("MaxPool2d has no rate equivalent; pass maxpool='avg' to use AvgPool2d")
@@ -255,8 +260,10 @@ def convert_rate(ann: nn.Module, calibration: Data, *, preset: Optional[str] = N
             (:data:`RATHI2020`): neurons of :func:`rathi2020_neuron`, the first ``images``
             (512) calibration samples as one batch, Poisson input (``encoder="rate"``) over
             ``T`` (1000) steps, every layer balanced with the earlier ones at their unscaled
-            maxima, all thresholds times ``scale`` (0.7) at the end. ``T``, ``images`` and
-            ``scale`` may be given to change the paper's values.
+            maxima, all thresholds times ``scale`` (0.7) at the end; the ANN's Dropout layers
+            stay, as :class:`spikeops.nn.SharedDropout` (one mask per sample for all steps,
+            active only in training). ``T``, ``images`` and ``scale`` may be given to change
+            the paper's values.
         calibration: input samples for the scales: tensors or batches (:mod:`spikeops.data`),
             streamed; ``max_batches`` limits how many are read.
         method: ``"percentile"`` (data-based normalisation) or ``"balance"`` (threshold balancing).
@@ -275,7 +282,8 @@ def convert_rate(ann: nn.Module, calibration: Data, *, preset: Optional[str] = N
         if decay != 1.0:
             raise ValueError("preset='rathi2020' uses IF neurons (leak 1.0); decay is for preset=None")
         count = RATHI2020["images"] if images is None else images
-        snn = nn.Sequential(*_snn_layers(list(fold_batchnorm(ann)), decay, maxpool, neuron=rathi2020_neuron)).eval()
+        layers = list(fold_batchnorm(ann, keep_dropout=True))  # the code trains its SNN with the ANN's dropout
+        snn = nn.Sequential(*_snn_layers(layers, decay, maxpool, neuron=rathi2020_neuron)).eval()
         threshold_balance(snn, _first_images(calibration, count), RATHI2020["T"] if T is None else T,
                           scale=RATHI2020["scale"] if scale is None else scale, scale_at_end=True,
                           encoder="rate" if encoder is None else encoder, batch_size=count, progress=progress)
