@@ -7,7 +7,6 @@ uint8 count out is optional: 8 without it)."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import spikeops
 from spikeops import _C
 from spikeops import functional as F
 from spikeops import reference as R
-from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time
+from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time, write_results
 
 N = 2 ** 24
 K = 8
@@ -66,16 +65,10 @@ def main() -> int:
     meta = dict(command=f"python bench/elementwise.py --repeats {args.repeats}",
                 machine=f"{cpu_model()}, {torch.get_num_threads()} threads", torch=torch.__version__,
                 spikeops=spikeops.__version__, copy_gb_s=copy_gbs, elements=N)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "elementwise_cpu.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
-    lines = ["# Element-wise neuron ops (CPU)", "", f"- command: `{meta['command']}`",
-             f"- machine: {meta['machine']}; torch {meta['torch']}, spikeops {meta['spikeops']}",
-             f"- 2^24 float32 elements; copy bandwidth {copy_gbs:.1f} GB/s; GB/s counts the minimal traffic", "",
-             "| case | implementation | ms | GB/s | of copy |", "|---|---|---:|---:|---:|"]
-    lines += [f"| {r['case']} | {r['impl']} | {r['ms']:.1f} | {r['gb_s']:.1f} | {r['of_copy']:.2f} |" for r in rows]
-    (out / "elementwise_cpu.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}/elementwise_cpu.md and .json")
+    write_results(args.out, "elementwise_cpu", "Element-wise neuron ops (CPU)", meta,
+                  [f"2^24 float32 elements; copy bandwidth {copy_gbs:.1f} GB/s; GB/s counts the minimal traffic"],
+                  [("case", "l"), ("implementation", "l"), ("ms", "r"), ("GB/s", "r"), ("of copy", "r")],
+                  lambda r: [r["case"], r["impl"], f"{r['ms']:.1f}", f"{r['gb_s']:.1f}", f"{r['of_copy']:.2f}"], rows)
     return 0
 
 

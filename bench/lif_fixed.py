@@ -10,7 +10,6 @@ Writes bench/results/fixed_<device>.{md,json}.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -19,7 +18,7 @@ import spikeops
 from spikeops import _C
 from spikeops import functional as F
 from spikeops import reference as R
-from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time
+from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time, write_results
 
 SHAPES = [(32, 2 ** 20), (128, 2 ** 20), (32, 64 * 8192)]
 FIXED_KW = dict(du=4096, dv=256, vth_mant=300, reset="zero")
@@ -70,22 +69,16 @@ def main() -> int:
         if T == 32 and N == 2 ** 20:
             t_ref = median_time(lambda: R.lif_fixed(a_in, **FIXED_KW), 2, sync=sync)
             row("reference.lif_fixed (torch int64 ops)", t_ref, 5 * tn)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     meta = dict(command=f"python bench/lif_fixed.py --device {args.device} --repeats {args.repeats}",
                 machine=machine, torch=torch.__version__, spikeops=spikeops.__version__, copy_gb_s=copy_gbs)
-    (out / f"fixed_{args.device}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
-    lines = ["# Fixed-point LIF op vs the float LIF op", "", f"- command: `{meta['command']}`",
-             f"- machine: {machine}; torch {meta['torch']}, spikeops {meta['spikeops']}",
-             f"- copy bandwidth (`dst.copy_(src)`): {copy_gbs:.1f} GB/s",
-             "- minimal traffic: 5 bytes per neuron-step for lif_fixed (int32 in, uint8 spikes out), "
-             "8 for the float op (float32 in, float32 spikes out)", "",
-             "| shape [T, N] | case | ISA | ms | GB/s | of copy | neuron-steps/s |",
-             "|---|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['shape']} | {r['case']} | {r['isa']} | {r['ms']:.2f} | {r['gb_s']:.1f} | {r['of_copy']:.2f} | "
-              f"{r['neuron_steps_per_s']:.3g} |" for r in rows]
-    (out / f"fixed_{args.device}.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}/fixed_{args.device}.md and .json")
+    write_results(args.out, f"lif_fixed_{args.device}", "Fixed-point LIF op vs the float LIF op", meta,
+                  [f"copy bandwidth (`dst.copy_(src)`): {copy_gbs:.1f} GB/s",
+                   "minimal traffic: 5 bytes per neuron-step for lif_fixed (int32 in, uint8 spikes out), "
+                   "8 for the float op (float32 in, float32 spikes out)"],
+                  [("shape [T, N]", "l"), ("case", "l"), ("ISA", "l"), ("ms", "r"), ("GB/s", "r"), ("of copy", "r"),
+                   ("neuron-steps/s", "r")],
+                  lambda r: [r["shape"], r["case"], r["isa"], f"{r['ms']:.2f}", f"{r['gb_s']:.1f}",
+                             f"{r['of_copy']:.2f}", f"{r['neuron_steps_per_s']:.3g}"], rows)
     return 0
 
 

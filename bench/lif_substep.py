@@ -7,7 +7,6 @@ current in, the spike value out)."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import spikeops
 from spikeops import _C
 from spikeops import functional as F
 from spikeops import reference as R
-from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time
+from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time, write_results
 from spikeops.nn import ZOHLIF
 
 T, N = 64, 2 ** 18
@@ -49,17 +48,11 @@ def main() -> int:
     meta = dict(command=f"python bench/lif_substep.py --repeats {args.repeats}",
                 machine=f"{cpu_model()}, {torch.get_num_threads()} threads", torch=torch.__version__,
                 spikeops=spikeops.__version__, copy_gb_s=copy_gbs, T=T, N=N)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "lif_substep_cpu.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
-    lines = ["# LIF with spike times inside the step (CPU)", "", f"- command: `{meta['command']}`",
-             f"- machine: {meta['machine']}; torch {meta['torch']}, spikeops {meta['spikeops']}",
-             f"- [T, N] = [{T}, {N}] float32, forward; copy bandwidth {copy_gbs:.1f} GB/s; GB/s counts the "
-             "minimal traffic (8 bytes per neuron-step)", "",
-             "| implementation | ms | GB/s | of copy |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['impl']} | {r['ms']:.1f} | {r['gb_s']:.1f} | {r['of_copy']:.2f} |" for r in rows]
-    (out / "lif_substep_cpu.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}/lif_substep_cpu.md and .json")
+    write_results(args.out, "lif_substep_cpu", "LIF with spike times inside the step (CPU)", meta,
+                  [f"[T, N] = [{T}, {N}] float32, forward; copy bandwidth {copy_gbs:.1f} GB/s; GB/s counts the "
+                   "minimal traffic (8 bytes per neuron-step)"],
+                  [("implementation", "l"), ("ms", "r"), ("GB/s", "r"), ("of copy", "r")],
+                  lambda r: [r["impl"], f"{r['ms']:.1f}", f"{r['gb_s']:.1f}", f"{r['of_copy']:.2f}"], rows)
     return 0
 
 

@@ -179,9 +179,9 @@ def lif_substep(j: torch.Tensor, *, dt: float = 0.001, tau_rc: float = 0.02, tau
     ``j``: float32 ``[T, ...]`` input current (threshold 1). Returns ``(spikes, state)``:
     spikes are ``amplitude / dt`` at a spike, else 0 (so their mean over time is
     ``amplitude`` times the rate), and the :class:`SubstepState` after the last step."""
-    v0, r0 = (None, None) if state is None else state
     if state is not None and not isinstance(state, SubstepState):
         raise TypeError(f"state must be a SubstepState (or None), got {type(state).__name__}")
+    v0, r0 = (None, None) if state is None else state
     spikes, v, r = torch.ops.spikeops.lif_substep(
         _tensor("j", j), v0, r0, dt=float(dt), tau_rc=float(tau_rc), tau_ref=float(tau_ref),
         min_voltage=float(min_voltage), amplitude=float(amplitude))

@@ -42,3 +42,22 @@ def copy_bandwidth(repeats: int, numel: int = 2**26) -> float:
     dst = torch.empty_like(src)
     t = median_time(lambda: dst.copy_(src), repeats)
     return 2 * src.numel() * src.element_size() / t / 1e9
+
+
+def write_results(out, stem: str, title: str, meta: dict, notes: list, columns: list, cells, rows: list) -> None:
+    """Writes ``out/stem.json`` (meta and rows) and ``out/stem.md``: the title, the command and
+    machine, ``notes`` (one bullet each), and a table with ``columns`` (``(name, align)``,
+    align ``"l"`` or ``"r"``) whose cells for a row are ``cells(row)``."""
+    import json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=2))
+    lines = [f"# {title}", "", f"- command: `{meta['command']}`",
+             f"- machine: {meta['machine']}; torch {meta['torch']}, spikeops {meta['spikeops']}"]
+    lines += [f"- {note}" for note in notes] + [""]
+    lines += ["| " + " | ".join(name for name, _ in columns) + " |",
+              "|" + "|".join("---:" if align == "r" else "---" for _, align in columns) + "|"]
+    lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}/{stem}.md and .json")
