@@ -1,4 +1,4 @@
-# make demo      set up, build, run the main job (python -m spikeops demo)
+# make demo      set up, build, run the main job (python -m spikeops demo; QUICK=1: the 8x8 digits)
 # make bench     the CPU benchmark (python -m spikeops bench)
 # make test      set up, build, run the test suite
 # make test-sanitize  the CPU kernels and the emulated CUDA kernels built with
@@ -51,7 +51,7 @@ $(VENV)/.built: $(VENV)/.ready $(SOURCES)
 build: $(VENV)/.built
 
 demo: build
-	$(PY) -m spikeops demo
+	$(PY) -m spikeops demo $(if $(QUICK),--quick)
 
 bench: build
 	$(PY) -m spikeops bench

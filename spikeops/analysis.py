@@ -54,13 +54,13 @@ def snn_activity(snn: nn.Module, data: Data, T: Optional[int] = None, *, encoder
         if k == len(layer_spikes):
             layer_spikes.append(0.0)
             layer_neurons.append(o[0, 0].numel())
-        layer_spikes[k] += (o != 0).sum().item()  # LIF spikes are 1, SubstepLIF's amplitude / dt
+        layer_spikes[k] += torch.count_nonzero(o).item()  # LIF spikes are 1, SubstepLIF's amplitude / dt
 
     def on_weighted(m, i, o):
         nonlocal synops
         x = i[0]
         fan_out = _macs(m.module, x[0], o[0]) / x[0, 0].numel()
-        synops += (x != 0).sum().item() * fan_out
+        synops += torch.count_nonzero(x).item() * fan_out
 
     hooks = [m.register_forward_hook(on_neuron) for m in snn.modules() if isinstance(m, (LIF, SubstepLIF))]
     hooks += [m.register_forward_hook(on_weighted) for m in snn.modules()

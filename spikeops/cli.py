@@ -49,11 +49,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="version, torch, CPU ISA in use, whether CUDA kernels were built").set_defaults(
         func=_info)
-    d = sub.add_parser("demo", help="the main job: ANN, conversion and direct SNN training on the digits dataset")
+    d = sub.add_parser("demo", help="the main job: every conversion and training method on MNIST, one table")
+    d.add_argument("--quick", action="store_true", help="the 8x8 digits instead of MNIST (about a minute)")
     d.add_argument("--out", default="demo-results", help="folder for table.md, results.json, accuracy_vs_T.png")
-    d.add_argument("--max-T", dest="max_T", type=int, default=64, help="longest run of the converted SNNs")
-    d.add_argument("--ann-epochs", dest="ann_epochs", type=int, default=30)
-    d.add_argument("--snn-epochs", dest="snn_epochs", type=int, default=15)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_demo)
     h = sub.add_parser("hw", help="fixed-point (Loihi-style) emulation of a converted network on the digits, "

@@ -12,12 +12,14 @@ and stop after ``max_batches`` batches when that is given.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Iterable, Iterator, Optional, Tuple, Union
 
 import torch
+from torch import nn
 
-__all__ = ["Data", "batches", "sequences", "check_reiterable"]
+__all__ = ["Data", "batches", "sequences", "check_reiterable", "run_in_steps"]
 
 Data = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor], Iterable]
 
@@ -123,3 +125,42 @@ def sequences(data: Data, y: Optional[torch.Tensor] = None, T: Optional[int] = N
     seq = data.transpose(0, 1)  # split along B with the same machinery
     for xb, yb in batches(seq, y, batch_size=batch_size, max_batches=max_batches, progress=progress, desc=desc):
         yield xb.transpose(0, 1), yb
+
+
+# Samples x steps per chunk of run_in_steps: a few hundred MB of activations for MNIST-sized layers.
+CHUNK_SAMPLE_STEPS = 16384
+
+
+@contextlib.contextmanager
+def _carried_state(snn: nn.Module):
+    """Every LIF layer of ``snn`` carries its state from call to call (starting from rest);
+    their settings are restored afterwards."""
+    from .nn import LIF
+    neurons = [m for m in snn.modules() if isinstance(m, LIF)]
+    saved = [(n.stateful, n.state) for n in neurons]
+    for n in neurons:
+        n.stateful, n.state = True, None
+    try:
+        yield
+    finally:
+        for n, (stateful, state) in zip(neurons, saved):
+            n.stateful, n.state = stateful, state
+
+
+def run_in_steps(snn: nn.Module, x: torch.Tensor, T: int, *, encoder="constant",
+                 generator: Optional[torch.Generator] = None,
+                 chunk_sample_steps: Optional[int] = None) -> Iterator[torch.Tensor]:
+    """Runs ``snn`` (over ``[T, B, ...]``) on the batch ``x`` encoded over ``T`` steps, a chunk
+    of steps at a time with every LIF layer's state carried from chunk to chunk, and yields
+    each chunk's output ``[steps, B, ...]``: the same run as ``snn(encode(x, T))`` with memory
+    bounded by ``chunk_sample_steps`` (samples x steps, default :data:`CHUNK_SAMPLE_STEPS`)
+    instead of by T. A network with other layers that have state over time (sub-step or ZOH
+    LIF neurons, synaptic filters) runs all T steps in one chunk."""
+    from .nn import SubstepLIF, SynapticFilter, ZOHLIF, encode
+    budget = CHUNK_SAMPLE_STEPS if chunk_sample_steps is None else chunk_sample_steps
+    steps = max(1, min(T, budget // max(len(x), 1)))
+    if any(isinstance(m, (SubstepLIF, ZOHLIF, SynapticFilter)) for m in snn.modules()):
+        steps = T
+    with _carried_state(snn):
+        for start in range(0, T, steps):
+            yield snn(encode(x, min(steps, T - start), encoder, generator=generator))

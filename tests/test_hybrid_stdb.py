@@ -210,3 +210,46 @@ def test_rathi2020_keeps_dropout_shared_over_time():
     torch.testing.assert_close(out[kept], seq[kept] / 0.8)
     with pytest.raises(ValueError, match="p must"):
         SharedDropout(1.0)
+
+
+def test_rathi2020_balancing_in_chunks_of_steps_is_the_whole_run(monkeypatch):
+    """The paper's 1000-step balancing runs a chunk of steps at a time (bounded memory) with
+    the neurons' state carried over: the same thresholds as one run over all steps."""
+    import spikeops.data
+    ann, T = _mlp(), 50
+    x = torch.rand(32, 8)
+    spikes_in = (torch.rand(T, 32, 8) <= x.abs()).float() * x.sign()
+    position = {"t": 0}
+
+    def replay(xb, steps):  # the same input spikes however the steps are chunked
+        chunk = spikes_in[position["t"]:position["t"] + steps]
+        position["t"] = (position["t"] + steps) % T
+        return chunk
+
+    whole = convert.convert_rate(ann, x, preset="rathi2020", T=T, encoder=replay, progress=False)
+    monkeypatch.setattr(spikeops.data, "CHUNK_SAMPLE_STEPS", 32 * 7)  # chunks of 7 steps, the last of 1
+    chunked = convert.convert_rate(ann, x, preset="rathi2020", T=T, encoder=replay, progress=False)
+    assert [n.threshold for n in convert.spiking_layers(chunked)] == \
+        [n.threshold for n in convert.spiking_layers(whole)]
+    want = whole(spikes_in)
+    got = torch.cat(list(spikeops.data.run_in_steps(whole, x, T, encoder=replay)))
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    assert all(not n.stateful and n.state is None for n in convert.spiking_layers(whole))  # settings restored
+
+
+def test_rathi2020_learning_rate_steps():
+    """The code's schedule: the rate divided by 10 at 40, 65 and 85 % of the epochs."""
+    ann = _mlp()
+    snn = convert.convert_rate(ann, torch.rand(16, 8), preset="rathi2020", T=20, progress=False)
+    rates = []
+    opt = torch.optim.Adam(snn.parameters(), 1e-4)
+    original = opt.step
+
+    def step(*args, **kwargs):
+        rates.append(opt.param_groups[0]["lr"])
+        return original(*args, **kwargs)
+
+    opt.step = step
+    x, y = torch.rand(8, 8), torch.randint(0, 3, (8,))
+    train.fit(snn, x, y, 4, epochs=10, batch_size=8, optimizer=opt, schedule="steps")
+    assert rates == pytest.approx([1e-4] * 4 + [1e-5] * 3 + [1e-6] * 2 + [1e-7])

@@ -1,19 +1,32 @@
-"""What the applications share: the network they train on the 8x8 digits, progress bars."""
+"""What the applications share: the networks they train (8x8 digits, MNIST), progress bars."""
 from __future__ import annotations
+
+from typing import Callable
 
 from torch import nn
 
 from spikeops.train import train_ann
 
 
-def make_ann(width: int = 32) -> nn.Sequential:
-    """Three conv layers (width, 2 width, 4 width channels) with BatchNorm and ReLU, average
-    pooling, a linear output: for [B, 1, 8, 8] inputs and 10 classes."""
+def make_ann(width: int = 32, activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
+    """For the 8x8 digits: three conv layers (width, 2 width, 4 width channels) with BatchNorm
+    and ``activation``, average pooling, a linear output; ``[B, 1, 8, 8]`` inputs, 10 classes."""
     return nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.BatchNorm2d(4 * width), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), activation(),
+        nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), activation(), nn.AvgPool2d(2),
+        nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.BatchNorm2d(4 * width), activation(), nn.AvgPool2d(2),
         nn.Flatten(), nn.Linear(4 * width * 2 * 2, 10))
+
+
+def mnist_ann(activation: Callable[[], nn.Module] = nn.ReLU, channels=(16, 32)) -> nn.Sequential:
+    """For MNIST: two 5x5 conv layers (valid padding, no bias) with BatchNorm, ``activation``
+    and 2x2 average pooling, a linear output without bias; ``[B, 1, 28, 28]`` inputs, 10
+    classes. Two neuron layers keep the spiking versions' latency short."""
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 5, bias=False), nn.BatchNorm2d(c1), activation(), nn.AvgPool2d(2),
+        nn.Conv2d(c1, c2, 5, bias=False), nn.BatchNorm2d(c2), activation(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * 4 * 4, 10, bias=False))
 
 
 def progress_bar(total: int, desc: str):

@@ -22,8 +22,8 @@ from typing import List, Optional, Sequence
 import torch
 from torch import nn
 
-from ..data import Data, batches, check_reiterable
-from ..nn import LIF, SharedDropout, SoftLIF, TimeDistributed, encode, integrate
+from ..data import Data, batches, check_reiterable, run_in_steps
+from ..nn import LIF, SharedDropout, SoftLIF, TimeDistributed
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
 BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -203,9 +203,10 @@ def threshold_balance(snn: nn.Sequential, data: Data, T: int, *, scale: float = 
         if not isinstance(neuron, LIF):
             continue
         prefix = nn.Sequential(*layers[:idx])
-        peak = max(prefix(encode(xb, T, encoder)).max().item()
+        peak = max(chunk.max().item()
                    for xb, _ in batches(data, batch_size=batch_size, max_batches=max_batches, progress=progress,
-                                        desc=f"balance neuron layer {len(maxima)}"))
+                                        desc=f"balance neuron layer {len(maxima)}")
+                   for chunk in run_in_steps(prefix, xb, T, encoder=encoder))
         if peak <= 0:
             raise ValueError(f"neuron layer {len(maxima)} receives no positive current; cannot set its threshold")
         neuron.threshold = peak if scale_at_end else scale * peak
@@ -329,7 +330,12 @@ def evaluate(snn: nn.Module, data: Data, y: Optional[torch.Tensor] = None, T: in
     with torch.inference_mode():
         for xb, yb in batches(data, y, batch_size=batch_size, max_batches=max_batches, progress=progress,
                               desc=f"evaluate T={T}", need_labels=True):
-            out = integrate(snn(encode(xb, T, encoder, generator=generator)), cumulative=True)  # [T, B, classes]
-            correct += (out.argmax(-1) == yb.to(out.device).unsqueeze(0)).sum(1).double().cpu()
+            total, done = 0.0, 0
+            for out in run_in_steps(snn, xb, T, encoder=encoder, generator=generator):
+                # the readout after each step: the output currents summed from step 1 on (the
+                # integrate() mean has the same argmax)
+                total = out.cumsum(0) + total
+                correct[done:done + len(out)] += (total.argmax(-1) == yb.to(out.device)).sum(1).double().cpu()
+                total, done = total[-1], done + len(out)
             count += len(yb)
     return correct / count

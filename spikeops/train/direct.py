@@ -7,6 +7,7 @@ which runs all T steps in one fused kernel; BPTT is the kernels' backward.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
@@ -40,6 +41,11 @@ def deep_conv_snn(in_channels: int = 1, num_classes: int = 10, widths: Sequence[
     return nn.Sequential(*layers)
 
 
+# The step schedule of the hybrid-conversion code (snn.py: lr_interval "0.40 0.65 0.85", lr_reduce 10).
+STEP_FRACTIONS = (0.40, 0.65, 0.85)
+STEP_FACTOR = 10.0
+
+
 def layer_grad_norms(model: nn.Module) -> Dict[str, float]:
     """Gradient norm of each weight layer's weight (after a backward), input to output: flat
     values across depth mean the surrogate passes gradients well; a steady fall is vanishing,
@@ -63,16 +69,20 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, epochs: i
     ``readout``: the logits are the output currents' ``"mean"`` over time
     (:func:`spikeops.nn.integrate`) or their ``"sum"`` (the hybrid-conversion code; T times
     larger, which changes the loss). ``schedule``: ``"cosine"`` decay of the learning rate over
-    all steps, or None (constant)."""
+    all steps, ``"steps"`` (the hybrid-conversion code's: divided by 10 at the start of the
+    first epoch at or after 40 %, 65 % and 85 % of the epochs), or None (constant)."""
     if readout not in ("mean", "sum"):
         raise ValueError(f"readout must be 'mean' or 'sum', got {readout!r}")
-    if schedule not in ("cosine", None):
-        raise ValueError(f"schedule must be 'cosine' or None, got {schedule!r}")
+    if schedule not in ("cosine", "steps", None):
+        raise ValueError(f"schedule must be 'cosine', 'steps' or None, got {schedule!r}")
     opt = optimizer or torch.optim.Adam(model.parameters(), lr, weight_decay=weight_decay)
     steps = epochs * ((len(y) + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine" else None
     losses = []
     for epoch in range(epochs):
+        if schedule == "steps":
+            for group in opt.param_groups:
+                group["lr"] /= STEP_FACTOR ** sum(math.ceil(f * epochs) == epoch for f in STEP_FRACTIONS)
         model.train()
         total, count = 0.0, 0
         for idx in torch.randperm(len(y)).split(batch_size):

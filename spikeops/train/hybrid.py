@@ -53,8 +53,9 @@ def _with_current_norms(snn: nn.Sequential, x: torch.Tensor, T: int, encoder) ->
 
 # The paper's fine-tuning (Rathi et al. 2020; reference code snn.py, self_models/vgg_spiking.py):
 # the code's neuron (spikeops.convert.rate.rathi2020_neuron), STDB(0.3, 0.01) with the last
-# spike time starting at -1000, logits summed over time, Adam (amsgrad, weight decay 5e-4) at
-# a constant learning rate 1e-4, batches of 64, Poisson input.
+# spike time starting at -1000, logits summed over time, Adam (amsgrad, weight decay 5e-4)
+# from a learning rate of 1e-4 divided by 10 at 40 %, 65 % and 85 % of the epochs, batches
+# of 64, Poisson input.
 RATHI2020 = dict(lr=1e-4, weight_decay=5e-4, batch_size=64, age_init=999)
 
 
@@ -87,7 +88,9 @@ def fine_tune_stdb(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, 
     spike from the membrane before the step's input, reset after the leak and without
     gradient), the stdb surrogate ``0.3 exp(-0.01 dt)`` with ``dt`` counted from a last spike
     time of -1000 (``age_init=999``), the logits are the output currents summed over time, and
-    Adam (amsgrad, weight decay 5e-4) runs at a constant learning rate 1e-4 on batches of 64.
+    Adam (amsgrad, weight decay 5e-4) runs on batches of 64 from a learning rate of 1e-4,
+    divided by 10 at the start of the first epochs at or after 40 %, 65 % and 85 % of
+    ``epochs`` (the code's step schedule).
     Convert with ``convert_rate(..., preset="rathi2020")`` for the whole pipeline.
 
     ``preset=None`` (this library's choices, which train better at few steps): Adam with cosine
@@ -119,7 +122,7 @@ def fine_tune_stdb(snn: nn.Module, x: torch.Tensor, y: torch.Tensor, T: int, *, 
         opt = torch.optim.Adam(snn.parameters(), RATHI2020["lr"] if lr is None else lr, amsgrad=True,
                                weight_decay=RATHI2020["weight_decay"])
         return fit(snn, x, y, T, epochs=epochs, batch_size=RATHI2020["batch_size"] if batch_size is None else batch_size,
-                   encoder=encoder, progress=progress, optimizer=opt, readout="sum", schedule=None)
+                   encoder=encoder, progress=progress, optimizer=opt, readout="sum", schedule="steps")
     lr = 3e-4 if lr is None else lr
     batch_size = 64 if batch_size is None else batch_size
     for n in neurons:
