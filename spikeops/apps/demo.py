@@ -122,7 +122,7 @@ def run(out_dir: Path, protocol: Protocol = MNIST, *, seed: int = 0) -> Dict[str
                                   schedule="cosine")
     ann_acc = accuracy(ann, xte, yte)
     macs = sum(analysis.ann_macs(ann, xte[:1]))
-    torch.save(ann, out_dir / "ann.pt")  # e.g. for python -m spikeops hw --model
+    torch.save(ann, out_dir / "ann.pt")  # with --quick: for python -m spikeops hw --model (8x8 inputs)
     rows.append(_row("ANN (ReLU)", "", ann_acc, seconds=time.time() - t, macs=macs))
     print(f"ANN test accuracy {100 * ann_acc:.2f}%, {macs:,} MACs per image")
 
