@@ -157,6 +157,8 @@ def run_in_steps(snn: nn.Module, x: torch.Tensor, T: int, *, encoder="constant",
     instead of by T. A network with other layers that have state over time (sub-step or ZOH
     LIF neurons, synaptic filters) runs all T steps in one chunk."""
     from .nn import SubstepLIF, SynapticFilter, ZOHLIF, encode
+    from .nn._options import check_steps
+    T = check_steps(T)
     budget = CHUNK_SAMPLE_STEPS if chunk_sample_steps is None else chunk_sample_steps
     steps = max(1, min(T, budget // max(len(x), 1)))
     if any(isinstance(m, (SubstepLIF, ZOHLIF, SynapticFilter)) for m in snn.modules()):

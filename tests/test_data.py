@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from spikeops import analysis, convert, hardware
-from spikeops.data import batches, check_reiterable, sequences
+from spikeops.data import batches, check_reiterable, run_in_steps, sequences
 from spikeops.nn import encode_rate
 from spikeops.train import accuracy
 
@@ -49,6 +49,8 @@ def test_bad_data_is_a_clear_error():
     check_reiterable(DataLoader(TensorDataset(X)), "threshold_balance")
     with pytest.raises(TypeError, match="without T"):
         list(sequences([X]))
+    with pytest.raises(ValueError, match="T"):
+        list(run_in_steps(nn.Identity(), X, 0))
 
 
 def test_sequences_encode_per_batch_or_split_a_sequence_tensor():

@@ -1,0 +1,128 @@
+"""Every CPU kernel family against its two ceilings: ``python bench/ceilings.py [--repeats N]``.
+
+- Compute: one thread, data resident in L2 ([T, N] = [32, 4096]: at most 2 MiB of traffic),
+  neuron-steps per second and per cycle at the nominal clock (from /proc/cpuinfo; a VM's
+  turbo is not visible, so per-cycle figures are upper bounds), on every ISA.
+- Memory: DRAM-sized data ([32, 2^20]), the minimal traffic (each input read once, each
+  output written once) per second as a fraction of ``Tensor.copy_`` measured at the same
+  thread count, 1 and 2 threads.
+
+The LIF rows time the ``_out`` ops (preallocated outputs: the kernel alone); the other
+families return fresh outputs (their allocation is in the time). Writes
+bench/results/ceilings_cpu.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+
+import spikeops
+from spikeops import _C
+from spikeops import functional as F
+from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time, write_results
+
+OPS = torch.ops.spikeops
+CACHE, DRAM = (32, 4096), (32, 2 ** 20)
+
+
+def nominal_hz() -> float:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return float(line.split(":")[1]) * 1e6
+    except OSError:
+        pass
+    return float("nan")
+
+
+def cases(T: int, N: int):
+    """(family, dtype, bytes per neuron-step, run) for every kernel family at [T, N]."""
+    for dtype in (torch.float32, torch.float64):
+        b = dtype.itemsize
+        x = (torch.randn(T, N) * 0.6 + 0.4).to(dtype)
+        g = torch.randn(T, N).to(dtype)
+        one = torch.ones((), dtype=dtype)
+        alpha, gamma, theta = one * 0.9, one, one
+        spikes, v, saved_h, grad_x = (torch.empty(T, N, dtype=dtype), torch.empty(N, dtype=dtype),
+                                      torch.empty(T, N, dtype=dtype), torch.empty(T, N, dtype=dtype))
+        no_save = torch.empty(0, dtype=dtype)
+        fwd = (x, None, alpha, gamma, theta, 0, 0.0, False)
+        name = str(dtype)[6:]
+        yield "LIF forward", name, 2 * b, lambda: OPS.lif_forward_out(*fwd, spikes, v, no_save)
+        OPS.lif_forward_out(*fwd, spikes, v, saved_h)
+        yield "LIF forward, saving h", name, 3 * b, lambda: OPS.lif_forward_out(*fwd, spikes, v, saved_h)
+        bwd = (g, saved_h, alpha, gamma, theta, 0, 0.0, False, False, 0, 1.0, 2.0)
+        yield "LIF backward", name, 3 * b, lambda: OPS.lif_backward_out(*bwd, grad_x)
+        yield "soft-LIF forward", name, 2 * b, lambda: F.soft_lif(x)
+        consts = (0.02, 0.002, 0.02, 1.0, 0.063)
+        yield "soft-LIF backward", name, 3 * b, lambda: OPS.soft_lif_backward(g, x, *consts)
+        h = 2.0 ** -torch.arange(10, dtype=dtype) * 25
+        yield "FS forward (K = 10)", name, 2 * b, lambda: F.fs_neuron(x * 10, h, h, h)
+    j = torch.rand(T, N) * 4
+    yield "sub-step LIF forward", "float32", 8, lambda: F.lif_substep(j)
+    a_in = (torch.rand(T, N) * 1200 - 300).to(torch.int32)
+    yield "fixed-point LIF forward", "int32", 5, lambda: F.lif_fixed(a_in, du=410, dv=205, vth_mant=2000)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    hz = nominal_hz()
+    isas = [i for i in ("scalar", "avx2", "avx512") if _C.cpu_isa_supported(i)]
+    rows = {}
+    with torch.inference_mode():
+        torch.set_num_threads(1)
+        for isa in isas:
+            os.environ["SPIKEOPS_CPU_ISA"] = isa
+            for family, dtype, _, run in cases(*CACHE):
+                rate = CACHE[0] * CACHE[1] / median_time(run, args.repeats * 10)
+                rows.setdefault((family, dtype), dict(family=family, dtype=dtype))[f"cache_{isa}"] = rate
+                print(f"L2, 1 thread, {isa:<6} {family:<26} {dtype:<8} {rate / 1e9:6.2f} G neuron-steps/s "
+                      f"{rate / hz:5.2f} per cycle", flush=True)
+        os.environ.pop("SPIKEOPS_CPU_ISA")
+        copies = {}
+        for n_threads in sorted({1, threads}):
+            torch.set_num_threads(n_threads)
+            copies[n_threads] = copy_bandwidth(args.repeats)
+            for family, dtype, nbytes, run in cases(*DRAM):
+                gbs = DRAM[0] * DRAM[1] * nbytes / median_time(run, args.repeats) / 1e9
+                rows[(family, dtype)][f"dram_{n_threads}"] = gbs / copies[n_threads]
+                print(f"DRAM, {n_threads} thread(s) {family:<26} {dtype:<8} {gbs:6.1f} GB/s "
+                      f"{gbs / copies[n_threads]:.2f} of copy", flush=True)
+        torch.set_num_threads(threads)
+    meta = dict(command=f"python bench/ceilings.py --repeats {args.repeats}", machine=cpu_model(),
+                threads=threads, nominal_ghz=hz / 1e9, isas=isas, torch=torch.__version__,
+                spikeops=spikeops.__version__, copy_gb_s={str(k): v for k, v in copies.items()},
+                cache_shape=list(CACHE), dram_shape=list(DRAM))
+    best = isas[-1]
+    thread_counts = sorted(copies)
+    columns = [("kernel", "l"), ("dtype", "l")]
+    columns += [(f"L2, 1 thread, {isa}: G steps/s (per cycle)", "r") for isa in isas]
+    columns += [(f"DRAM, {n} thread(s): of copy", "r") for n in thread_counts]
+
+    def cells(r):
+        out = [r["family"], r["dtype"]]
+        out += [f"{r[f'cache_{isa}'] / 1e9:.2f} ({r[f'cache_{isa}'] / hz:.2f})" for isa in isas]
+        out += [f"{r[f'dram_{n}']:.2f}" for n in thread_counts]
+        return out
+
+    copy_text = ", ".join(f"{n} thread(s) {copies[n]:.1f} GB/s" for n in thread_counts)
+    write_results(args.out, "ceilings_cpu", "CPU kernels against the compute and memory ceilings", meta,
+                  [f"L2-resident [T, N] = {list(CACHE)}, one thread, neuron-steps per second; per cycle at the "
+                   f"nominal {hz / 1e9:.2f} GHz (an upper bound where the VM turbo-boosts)",
+                   f"DRAM-sized [T, N] = {list(DRAM)}: minimal traffic per second over `copy_` at the same thread "
+                   f"count ({copy_text}); ISA {best}",
+                   "LIF rows: the `_out` ops into preallocated outputs; other families return fresh outputs"],
+                  columns, cells, list(rows.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
