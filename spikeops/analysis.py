@@ -6,7 +6,7 @@ from typing import Dict, List, Optional
 import torch
 from torch import nn
 
-from .data import Data, sequences
+from .data import Data, batches, run_in_steps, sequences
 from .nn import LIF, SubstepLIF, TimeDistributed
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
@@ -68,12 +68,19 @@ def snn_activity(snn: nn.Module, data: Data, T: Optional[int] = None, *, encoder
     snn.eval()
     try:
         with torch.inference_mode():
-            for x_seq, _ in sequences(data, None, T, encoder=encoder, generator=generator, batch_size=batch_size,
-                                      max_batches=max_batches, progress=progress, desc="activity"):
-                calls["neuron"] = 0
-                snn(x_seq)
-                samples += x_seq.shape[1]
-                steps = x_seq.shape[0]
+            if T is None:  # ready [T, B, ...] sequences
+                for x_seq, _ in sequences(data, None, None, batch_size=batch_size, max_batches=max_batches,
+                                          progress=progress, desc="activity"):
+                    calls["neuron"] = 0
+                    snn(x_seq)
+                    samples, steps = samples + x_seq.shape[1], x_seq.shape[0]
+            else:  # inputs encoded a chunk of steps at a time (bounded memory at any T)
+                for xb, _ in batches(data, batch_size=batch_size, max_batches=max_batches, progress=progress,
+                                     desc="activity"):
+                    calls["neuron"] = 0
+                    for _ in run_in_steps(snn, xb, T, encoder=encoder, generator=generator):
+                        calls["neuron"] = 0
+                    samples, steps = samples + len(xb), T
     finally:
         for h in hooks:
             h.remove()

@@ -109,3 +109,14 @@ def test_measurements_stream(converted):
     assert_same_report(result, hardware.compare(snn, fixed, x, y, 12, encoder="rate", generator=gen, batch_size=96))
     energy = hardware.energy_report(snn, loader, 12, ann=ann, ann_input=x[:1])
     assert energy["synops"] == pytest.approx(constant["synops"]) and energy["steps"] == 12
+
+
+def test_activity_in_chunks_of_steps_is_the_whole_run(converted, monkeypatch):
+    """snn_activity runs long inputs a chunk of steps at a time (bounded memory): the same counts."""
+    import spikeops.data
+    ann, x, y, loader = converted
+    snn = convert.convert_rate(ann, x, percentile=99.0)
+    whole = analysis.snn_activity(snn, x, 40, batch_size=64)
+    monkeypatch.setattr(spikeops.data, "CHUNK_SAMPLE_STEPS", 64 * 7)  # chunks of 7 steps
+    assert_same_report(whole, analysis.snn_activity(snn, x, 40, batch_size=64))
+    assert whole["spikes_per_neuron"] > 0 and whole["neuron_updates"] == whole["neurons"] * 40
