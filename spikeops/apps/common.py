@@ -1,11 +1,13 @@
 """What the applications share: the networks they train (8x8 digits, MNIST), progress bars."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, TypeVar
 
 from torch import nn
 
 from spikeops.train import train_ann
+
+Result = TypeVar("Result")
 
 
 def make_ann(width: int = 32, activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -47,14 +49,21 @@ def progress_bar(total: int, desc: str):
         return Plain()
 
 
-def train_ann_with_progress(model: nn.Module, x, y, epochs: int, desc: str, **kwargs) -> nn.Module:
-    """:func:`spikeops.train.train_ann` with a progress bar."""
+def with_epoch_bar(epochs: int, desc: str, train: Callable[[Callable[[int, float], None]], Result]) -> Result:
+    """``train(progress)`` with a progress bar over ``epochs`` that shows the last loss;
+    ``progress(epoch, loss)`` is the per-epoch callback the training functions take."""
     bar = progress_bar(epochs, desc)
 
     def progress(epoch, loss):
         bar.update()
         bar.set_postfix_str(f"loss {loss:.3f}")
 
-    model = train_ann(model, x, y, epochs, progress=progress, **kwargs)
-    bar.close()
-    return model
+    try:
+        return train(progress)
+    finally:
+        bar.close()
+
+
+def train_ann_with_progress(model: nn.Module, x, y, epochs: int, desc: str, **kwargs) -> nn.Module:
+    """:func:`spikeops.train.train_ann` with a progress bar."""
+    return with_epoch_bar(epochs, desc, lambda progress: train_ann(model, x, y, epochs, progress=progress, **kwargs))

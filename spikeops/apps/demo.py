@@ -35,7 +35,7 @@ from spikeops.train import accuracy, deep_conv_snn, fine_tune_stdb, fit
 
 from spikeops.benchmarks.timing import cpu_model
 
-from .common import make_ann, mnist_ann, progress_bar, train_ann_with_progress
+from .common import make_ann, mnist_ann, train_ann_with_progress, with_epoch_bar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,10 +149,9 @@ def run(out_dir: Path, protocol: Protocol = MNIST, *, seed: int = 0) -> Dict[str
     rows.append(_row(f"conversion alone (thresholds x {p.hybrid_scale})", "rathi2020", before[-1].item(),
                      T=p.hybrid_T, activity=act, latency=p.hybrid_T, seconds=time.time() - t, macs=macs))
     t = time.time()
-    bar = progress_bar(p.hybrid_epochs, f"STDB fine-tuning (T={p.hybrid_T})")
-    fine_tune_stdb(hybrid, xtr, ytr, p.hybrid_T, preset="rathi2020", epochs=p.hybrid_epochs,
-                   progress=lambda epoch, loss: (bar.update(), bar.set_postfix_str(f"loss {loss:.3f}")))
-    bar.close()
+    with_epoch_bar(p.hybrid_epochs, f"STDB fine-tuning (T={p.hybrid_T})",
+                   lambda progress: fine_tune_stdb(hybrid, xtr, ytr, p.hybrid_T, preset="rathi2020",
+                                                   epochs=p.hybrid_epochs, progress=progress))
     after = convert.evaluate(hybrid, xte, yte, p.hybrid_T, encoder="rate", generator=rate_input(3))
     curves["hybrid: + STDB fine-tuning"] = after.tolist()
     act = analysis.snn_activity(hybrid, sample, p.hybrid_T, encoder="rate", generator=rate_input(4), progress=False)
@@ -200,10 +199,9 @@ def run(out_dir: Path, protocol: Protocol = MNIST, *, seed: int = 0) -> Dict[str
     else:  # the ANN's layers with LIF neurons for its ReLUs; its BatchNorms normalise the currents
         model = nn.Sequential(*[LIF(0.5, surrogate="atan") if isinstance(m, nn.ReLU) else TimeDistributed(m)
                                 for m in network()])
-    bar = progress_bar(p.direct_epochs, f"train SNN directly (T={p.direct_T})")
-    fit(model, xtr, ytr, p.direct_T, epochs=p.direct_epochs, lr=3e-3, batch_size=p.batch_size,
-        progress=lambda epoch, loss: (bar.update(), bar.set_postfix_str(f"loss {loss:.3f}")))
-    bar.close()
+    with_epoch_bar(p.direct_epochs, f"train SNN directly (T={p.direct_T})",
+                   lambda progress: fit(model, xtr, ytr, p.direct_T, epochs=p.direct_epochs, lr=3e-3,
+                                        batch_size=p.batch_size, progress=progress))
     direct = convert.evaluate(model, xte, yte, p.direct_T)
     act = analysis.snn_activity(model, sample, p.direct_T, progress=False)
     rows.append(_row("direct surrogate-gradient training", "", direct[-1].item(), T=p.direct_T, activity=act,
