@@ -462,6 +462,26 @@ def test_isas_bitwise_identical(monkeypatch):
             assert torch.equal(got, want), isa
 
 
+@pytest.mark.parametrize("N", [2 ** 18, 2 ** 18 + 3])
+def test_isas_identical_on_streamed_outputs(monkeypatch, N):
+    """Outputs of 8 MiB and more are written with non-temporal stores when every row is
+    cache-line aligned (N a multiple of 16 floats), plain stores otherwise: the same bits,
+    uniform and per-neuron parameters alike."""
+    T = 8
+    x = torch.randn(T, N) + 0.4
+    for alpha in (torch.tensor(0.9), torch.rand(N) * 0.5 + 0.5):
+        results = {}
+        for isa in SUPPORTED_ISAS:
+            monkeypatch.setenv("SPIKEOPS_CPU_ISA", isa)
+            xg = x.clone().requires_grad_()
+            s, st = F.lif(xg, decay=alpha, threshold=1.0, surrogate="atan")
+            (s * torch.arange(T).view(-1, 1)).sum().add(st.v.sum()).backward()
+            results[isa] = (s, st.v, xg.grad)
+        for isa in SUPPORTED_ISAS[1:]:
+            for got, want in zip(results[isa], results["scalar"]):
+                assert torch.equal(got, want), isa
+
+
 def test_deterministic_across_thread_counts():
     T, N = 16, 70001
     x, alpha, theta = torch.randn(T, N) + 0.4, torch.rand(N) * 0.5 + 0.5, torch.rand(N) + 0.5

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "spikeops/cpu.h"
 #include "spikeops/lif_args.h"
@@ -34,29 +35,6 @@ struct ScalarIsa {
   static void store_u8(uint8_t* p, V v) { *p = static_cast<uint8_t>(v); }  // v in [0, 255]
 };
 
-template <class I, class S>
-inline typename I::V load_param(const ParamRef<S>& p, int64_t n) {
-  using V = typename I::V;
-  if (!p.data) return V(p.value);
-  return p.stride ? I::load(p.data + n) : V(*p.data);
-}
-
-template <class I, class S>
-inline NeuronParams<typename I::V> load_params(const ParamRef<S>& alpha, const ParamRef<S>& gamma,
-                                               const ParamRef<S>& theta, int64_t n) {
-  return {load_param<I>(alpha, n), load_param<I>(gamma, n), load_param<I>(theta, n)};
-}
-
-// Large [T, N] outputs bypass the caches: no read-for-ownership of lines that
-// are about to be overwritten, and no eviction of the inputs still to be read.
-template <class P, class S>
-inline void store_output(bool stream, S* p, typename P::V v) {
-  if (stream)
-    P::store_stream(p, v);
-  else
-    P::store(p, v);
-}
-
 // Calls f.template operator()<Policy>(i) for i in [0, count): full vectors, then scalar lanes.
 template <class I, class S, class F>
 inline void for_each_lane(int64_t count, F&& f) {
@@ -65,31 +43,168 @@ inline void for_each_lane(int64_t count, F&& f) {
   for (; i < count; ++i) f.template operator()<ScalarIsa<S>>(i);
 }
 
-template <class I, class S>
-void forward_block(const LifForwardArgs<S>& a, int64_t n0, int64_t count) {
+// f(std::bool_constant<b>{}): a run-time flag becomes a compile-time one.
+template <class F>
+inline void bool_switch(bool b, F&& f) {
+  if (b)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
+}
+
+template <class F>
+inline void reset_switch(ResetMode r, F&& f) {
+  switch (r) {
+    case ResetMode::Subtract: return f(std::integral_constant<ResetMode, ResetMode::Subtract>{});
+    case ResetMode::Zero: return f(std::integral_constant<ResetMode, ResetMode::Zero>{});
+    case ResetMode::None: return f(std::integral_constant<ResetMode, ResetMode::None>{});
+  }
+}
+
+// The surrogates a LIF backward can use (FsTriangle belongs to the FS neuron).
+template <class F>
+inline void surrogate_switch(SurrogateKind k, F&& f) {
+  using K = SurrogateKind;
+  switch (k) {
+    case K::ATan: return f(std::integral_constant<K, K::ATan>{});
+    case K::FastSigmoid: return f(std::integral_constant<K, K::FastSigmoid>{});
+    case K::Sigmoid: return f(std::integral_constant<K, K::Sigmoid>{});
+    case K::Triangle: return f(std::integral_constant<K, K::Triangle>{});
+    case K::Rectangle: return f(std::integral_constant<K, K::Rectangle>{});
+    case K::STDB: return f(std::integral_constant<K, K::STDB>{});
+    case K::Linear: return f(std::integral_constant<K, K::Linear>{});
+    case K::STDBFloat32: return f(std::integral_constant<K, K::STDBFloat32>{});
+    case K::FsTriangle: break;
+  }
+}
+
+// Calls f(config) with the call's LifConfig turned into a StaticLifConfig: one
+// instantiation of the step loop per combination of reset mode, deferred reset,
+// refractory period, age tracking and (for the backward) surrogate kind.
+template <bool Backward, class F>
+inline void with_static_config(const LifConfig& c, F&& f) {
+  reset_switch(c.reset, [&](auto reset) {
+    bool_switch(c.deferred_reset, [&](auto deferred) {
+      bool_switch(c.refractory_on(), [&](auto refractory) {
+        if constexpr (!(deferred && refractory)) {  // rejected by the op's argument checks
+          if constexpr (Backward) {
+            surrogate_switch(c.surrogate.kind, [&](auto kind) {
+              f(StaticLifConfig<reset, deferred, refractory, false, kind>(c));
+            });
+          } else {
+            bool_switch(c.track_age, [&](auto track_age) {
+              f(StaticLifConfig<reset, deferred, refractory, track_age>(c));
+            });
+          }
+        }
+      });
+    });
+  });
+}
+
+// The neuron parameters of a call, each one value for every neuron or one per neuron.
+// Uniform (all three one value): broadcast into registers once. Otherwise each is
+// loaded per vector without a branch, from its per-neuron array or, for one value,
+// from a line of copies read at offset 0 (index mask 0).
+template <bool Uniform, class S>
+class ParamSet {
+ public:
+  template <class Args>
+  static bool all_uniform(const Args& a) {
+    return is_uniform(a.alpha) && is_uniform(a.gamma) && is_uniform(a.theta);
+  }
+  template <class Args>
+  explicit ParamSet(const Args& a) {
+    const ParamRef<S>* refs[3] = {&a.alpha, &a.gamma, &a.theta};
+    for (int k = 0; k < 3; ++k) {
+      const ParamRef<S>& p = *refs[k];
+      value_[k] = is_uniform(p) ? (p.data ? *p.data : p.value) : S(0);
+      std::fill_n(copies_[k], kLine, value_[k]);
+      data_[k] = is_uniform(p) ? copies_[k] : p.data;
+      mask_[k] = is_uniform(p) ? 0 : -1;
+    }
+  }
+  ParamSet(const ParamSet&) = delete;
+  ParamSet& operator=(const ParamSet&) = delete;
+
+  template <class P>
+  NeuronParams<typename P::V> at(int64_t n) const {
+    using V = typename P::V;
+    if constexpr (Uniform) return {V(value_[0]), V(value_[1]), V(value_[2])};
+    else return {P::load(data_[0] + (n & mask_[0])), P::load(data_[1] + (n & mask_[1])),
+                 P::load(data_[2] + (n & mask_[2]))};
+  }
+
+ private:
+  static constexpr int kLine = 64;  // at least one vector of any ISA
+  static bool is_uniform(const ParamRef<S>& p) { return !p.data || p.stride == 0; }
+
+  S value_[3];
+  const S* data_[3];
+  int64_t mask_[3];
+  alignas(64) S copies_[3][kLine];
+};
+
+// Large [T, N] outputs bypass the caches: no read-for-ownership of lines that
+// are about to be overwritten, and no eviction of the inputs still to be read.
+// Stream: every vector store is 64-byte aligned (checked by stream_aligned).
+template <bool Stream, class P, class S>
+inline void store_output(S* p, typename P::V v) {
+  if constexpr (Stream)
+    P::store_stream(p, v);
+  else
+    P::store(p, v);
+}
+
+// Whether the [T, N] outputs can be streamed: requested, and every row of every
+// block starts on a cache line (blocks are kNeuronBlock neurons apart).
+template <class S, class... Ptr>
+inline bool stream_aligned(bool requested, int64_t N, const Ptr*... outputs) {
+  const auto aligned = [](const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 64 == 0; };
+  return requested && (N * static_cast<int64_t>(sizeof(S))) % 64 == 0 && (aligned(outputs) && ...);
+}
+
+// One block's forward over all T steps. The state lives in L1-resident block
+// buffers; the configuration is fixed at compile time (C, Uniform, Stream), so the
+// vector loop holds the configured step and nothing else.
+template <class I, bool Uniform, bool Stream, class C, class S>
+void forward_block(const LifForwardArgs<S>& a, const C& c, int64_t n0, int64_t count) {
   alignas(64) S v[kNeuronBlock], r[kNeuronBlock], age[kNeuronBlock];
-  const LifConfig& c = a.cfg;
   for (int64_t i = 0; i < count; ++i) {
     const int64_t n = n0 + i;
     v[i] = a.v0 ? a.v0[n] : static_cast<S>(c.v_reset);
     r[i] = a.r0 ? static_cast<S>(a.r0[n]) : S(0);
     age[i] = a.a0 ? static_cast<S>(a.a0[n]) : static_cast<S>(a.age_init);
   }
+  const ParamSet<Uniform, S> params(a);
+  const int64_t N = a.N;
+  const S* x = a.x + n0;
+  S* spikes = a.spikes + n0;
+  S* saved_h = a.saved_h ? a.saved_h + n0 : nullptr;
+  uint16_t* saved_age = a.saved_age ? a.saved_age + n0 : nullptr;
+  int32_t* ages = a.ages ? a.ages + n0 : nullptr;
   for (int64_t t = 0; t < a.T; ++t) {
-    const int64_t row = t * a.N + n0;
     for_each_lane<I, S>(count, [&]<class P>(int64_t i) {
       using V = typename P::V;
-      const NeuronParams<V> p = load_params<P>(a.alpha, a.gamma, a.theta, n0 + i);
-      NeuronState<V> st{P::load(v + i), P::load(r + i), P::load(age + i)};
-      const StepOutput<V> o = lif_step_forward(c, p, st, P::load(a.x + row + i));
-      store_output<P>(a.stream_outputs, a.spikes + row + i, o.spike);
-      if (a.saved_h) store_output<P>(a.stream_outputs, a.saved_h + row + i, o.h);
-      if (a.saved_age) P::store_u16(a.saved_age + row + i, o.age);
-      if (a.ages) P::store_i32(a.ages + row + i, o.age);
+      const NeuronParams<V> p = params.template at<P>(n0 + i);
+      NeuronState<V> st{P::load(v + i), c.refractory_on() ? P::load(r + i) : V(0.0f),
+                        c.track_age ? P::load(age + i) : V(0.0f)};
+      const StepOutput<V> o = lif_step_forward(c, p, st, P::load(x + i));
+      store_output<Stream, P>(spikes + i, o.spike);
+      if (saved_h) store_output<Stream, P>(saved_h + i, o.h);
+      if (c.track_age) {
+        if (saved_age) P::store_u16(saved_age + i, o.age);
+        if (ages) P::store_i32(ages + i, o.age);
+        P::store(age + i, st.age);
+      }
       P::store(v + i, st.v);
-      if (c.refractory > 0) P::store(r + i, st.r);
-      if (c.track_age) P::store(age + i, st.age);
+      if (c.refractory_on()) P::store(r + i, st.r);
     });
+    x += N;
+    spikes += N;
+    if (saved_h) saved_h += N;
+    if (saved_age) saved_age += N;
+    if (ages) ages += N;
   }
   for (int64_t i = 0; i < count; ++i) {
     const int64_t n = n0 + i;
@@ -99,70 +214,88 @@ void forward_block(const LifForwardArgs<S>& a, int64_t n0, int64_t count) {
   }
 }
 
-template <class I, class S>
-void backward_block(const LifBackwardArgs<S>& a, int64_t n0, int64_t count) {
+// One block's backward over all T steps, in reverse. Only the configuration C is a
+// compile-time choice here (the surrogate multiplies the combinations); parameters
+// and optional gradients are read without branches or behind predictable ones.
+template <class I, class C, class S>
+void backward_block(const LifBackwardArgs<S>& a, const C& c, bool stream, int64_t n0, int64_t count) {
   alignas(64) S g_next[kNeuronBlock], g_alpha[kNeuronBlock], g_gamma[kNeuronBlock], g_theta[kNeuronBlock];
-  const LifConfig& c = a.cfg;
   std::fill_n(g_next, count, S(0));
   std::fill_n(g_alpha, count, S(0));
   std::fill_n(g_gamma, count, S(0));
   std::fill_n(g_theta, count, S(0));
+  constexpr bool stdb = uses_spike_ages(decltype(c.surrogate)::kind);
+  const ParamSet<false, S> params(a);
+  const bool want_alpha = a.grad_alpha, want_gamma = a.grad_gamma, want_theta = a.grad_theta;
+  const int64_t N = a.N;
   for (int64_t t = a.T - 1; t >= 0; --t) {
-    const int64_t row = t * a.N + n0;
-    const bool last = t == a.T - 1;
+    const int64_t row = t * N + n0;
+    const S* h_row = a.saved_h + row;
+    const S* g_s_row = a.grad_spikes + row;
+    const S* x_row = want_gamma ? a.x + row : nullptr;
+    const uint16_t* age_row = stdb ? a.saved_age + row : nullptr;
+    const S* g_end_row = (t == a.T - 1 && a.grad_v) ? a.grad_v + n0 : nullptr;
+    S* grad_x_row = a.grad_x + row;
     for_each_lane<I, S>(count, [&]<class P>(int64_t i) {
       using V = typename P::V;
-      const int64_t n = n0 + i;
-      const NeuronParams<V> p = load_params<P>(a.alpha, a.gamma, a.theta, n);
-      const V h = P::load(a.saved_h + row + i);
-      const V g_end = (last && a.grad_v) ? P::load(a.grad_v + n) : V(0.0f);
-      const V age_t = a.saved_age ? P::load_u16(a.saved_age + row + i) : V(0.0f);
-      V g_th = P::load(g_theta + i);
-      const V g_h = lif_step_backward(c, p, h, P::load(a.grad_spikes + row + i), P::load(g_next + i),
-                                      g_end, age_t, g_th);
-      P::store(g_theta + i, g_th);
+      const NeuronParams<V> p = params.template at<P>(n0 + i);
+      const V h = P::load(h_row + i);
+      const V g_end = g_end_row ? P::load(g_end_row + i) : V(0.0f);
+      const V age_t = stdb ? P::load_u16(age_row + i) : V(0.0f);
+      V g_th = want_theta ? P::load(g_theta + i) : V(0.0f);
+      const V g_h = lif_step_backward(c, p, h, P::load(g_s_row + i), P::load(g_next + i), g_end, age_t, g_th);
+      if (want_theta) P::store(g_theta + i, g_th);
       P::store(g_next + i, g_h);
-      store_output<P>(a.stream_outputs, a.grad_x + row + i, p.gamma * g_h);
-      if (a.grad_alpha) {
-        V v_prev;
-        if (t > 0) {
-          v_prev = state_from_saved(c, p, P::load(a.saved_h + row - a.N + i));
-        } else {
-          v_prev = decayed_input(c, p, a.v0 ? P::load(a.v0 + n) : V(c.v_reset));
-        }
+      if (stream)
+        P::store_stream(grad_x_row + i, p.gamma * g_h);
+      else
+        P::store(grad_x_row + i, p.gamma * g_h);
+      if (want_alpha) {
+        const V v_prev = t > 0 ? state_from_saved(c, p, P::load(h_row - N + i))
+                               : decayed_input(c, p, a.v0 ? P::load(a.v0 + n0 + i) : V(c.v_reset));
         P::store(g_alpha + i, P::load(g_alpha + i) + g_h * v_prev);
       }
-      if (a.grad_gamma) P::store(g_gamma + i, P::load(g_gamma + i) + g_h * P::load(a.x + row + i));
+      if (want_gamma) P::store(g_gamma + i, P::load(g_gamma + i) + g_h * P::load(x_row + i));
     });
   }
   // The initial state: through the decay, and with deferred_reset also through step 0's reset.
   for_each_lane<I, S>(count, [&]<class P>(int64_t i) {
     using V = typename P::V;
     const int64_t n = n0 + i;
-    const NeuronParams<V> p = load_params<P>(a.alpha, a.gamma, a.theta, n);
+    const NeuronParams<V> p = params.template at<P>(n);
     const V v0 = a.v0 ? P::load(a.v0 + n) : V(c.v_reset);
     const V age0 = a.a0 ? P::load_i32(a.a0 + n) : V(static_cast<float>(a.age_init));
     V g_th = P::load(g_theta + i);
     const V g_v0 = lif_initial_backward(c, p, v0, age0, P::load(g_next + i), g_th);
-    P::store(g_theta + i, g_th);
     if (a.grad_v0) P::store(a.grad_v0 + n, g_v0);
     if (a.grad_alpha) P::store(a.grad_alpha + n, P::load(g_alpha + i));
     if (a.grad_gamma) P::store(a.grad_gamma + n, P::load(g_gamma + i));
-    if (a.grad_theta) P::store(a.grad_theta + n, P::load(g_theta + i));
+    if (a.grad_theta) P::store(a.grad_theta + n, g_th);
   });
 }
 
 template <class I, class S>
 void forward_range(const LifForwardArgs<S>& a, int64_t n_begin, int64_t n_end) {
-  for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
-    forward_block<I>(a, n0, std::min(kNeuronBlock, n_end - n0));
+  const bool uniform = ParamSet<true, S>::all_uniform(a);
+  const bool stream = stream_aligned<S>(a.stream_outputs, a.N, a.spikes, a.saved_h);
+  with_static_config<false>(a.cfg, [&](const auto& c) {
+    bool_switch(uniform, [&](auto uniform_params) {
+      bool_switch(stream, [&](auto streamed) {
+        for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
+          forward_block<I, uniform_params, streamed>(a, c, n0, std::min(kNeuronBlock, n_end - n0));
+      });
+    });
+  });
   I::fence();
 }
 
 template <class I, class S>
 void backward_range(const LifBackwardArgs<S>& a, int64_t n_begin, int64_t n_end) {
-  for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
-    backward_block<I>(a, n0, std::min(kNeuronBlock, n_end - n0));
+  const bool stream = stream_aligned<S>(a.stream_outputs, a.N, a.grad_x);
+  with_static_config<true>(a.cfg, [&](const auto& c) {
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
+      backward_block<I>(a, c, stream, n0, std::min(kNeuronBlock, n_end - n0));
+  });
   I::fence();
 }
 

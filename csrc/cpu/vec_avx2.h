@@ -95,12 +95,8 @@ struct Avx2Isa {
   static constexpr int64_t kWidth = 8;
   static V load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v.v); }
-  static void store_stream(float* p, V v) {
-    if ((reinterpret_cast<uintptr_t>(p) & 31) == 0)
-      _mm256_stream_ps(p, v.v);
-    else
-      _mm256_storeu_ps(p, v.v);
-  }
+  // Non-temporal store; p is 32-byte aligned.
+  static void store_stream(float* p, V v) { _mm256_stream_ps(p, v.v); }
   static void fence() { _mm_sfence(); }
   static V load_i32(const int32_t* p) {
     return _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));

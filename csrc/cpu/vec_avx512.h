@@ -96,12 +96,8 @@ struct Avx512Isa {
   static constexpr int64_t kWidth = 16;
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v.v); }
-  static void store_stream(float* p, V v) {
-    if ((reinterpret_cast<uintptr_t>(p) & 63) == 0)
-      _mm512_stream_ps(p, v.v);
-    else
-      _mm512_storeu_ps(p, v.v);
-  }
+  // Non-temporal store; p is 64-byte aligned.
+  static void store_stream(float* p, V v) { _mm512_stream_ps(p, v.v); }
   static void fence() { _mm_sfence(); }
   static V load_i32(const int32_t* p) { return _mm512_cvtepi32_ps(_mm512_loadu_si512(p)); }
   static void store_i32(int32_t* p, V v) { _mm512_storeu_si512(p, _mm512_cvttps_epi32(v.v)); }

@@ -28,6 +28,33 @@ template <class V> SPIKEOPS_HOST_DEVICE bool eq(V a, V b) { return a == b; }
 SPIKEOPS_HOST_DEVICE bool mask_and(bool a, bool b) { return a && b; }
 SPIKEOPS_HOST_DEVICE bool mask_andnot(bool a, bool b) { return a && !b; }
 template <class V> SPIKEOPS_HOST_DEVICE V select(bool m, V a, V b) { return m ? a : b; }
+#if !defined(__CUDA_ARCH__)
+// On the CPU the scalar select is written as bit operations: a compiler's branch
+// on a data-dependent mask (a spike) mispredicts about as often as neurons fire.
+template <class V, class U>
+inline __attribute__((always_inline)) V select_bits(bool m, V a, V b) {
+  U ua, ub;
+  memcpy(&ua, &a, sizeof(V));
+  memcpy(&ub, &b, sizeof(V));
+  const U mask = U(0) - static_cast<U>(m);
+  const U out = (ua & mask) | (ub & ~mask);
+  V r;
+  memcpy(&r, &out, sizeof(V));
+  return r;
+}
+inline __attribute__((always_inline)) float select(bool m, float a, float b) {
+  return select_bits<float, uint32_t>(m, a, b);
+}
+inline __attribute__((always_inline)) double select(bool m, double a, double b) {
+  return select_bits<double, uint64_t>(m, a, b);
+}
+// Branch-free for the same reason; the same results as the ternaries below (and
+// as the SIMD max/min: the second operand when either is NaN or both are zero).
+inline __attribute__((always_inline)) float vmax(float a, float b) { return select(a > b, a, b); }
+inline __attribute__((always_inline)) double vmax(double a, double b) { return select(a > b, a, b); }
+inline __attribute__((always_inline)) float vmin(float a, float b) { return select(a < b, a, b); }
+inline __attribute__((always_inline)) double vmin(double a, double b) { return select(a < b, a, b); }
+#endif
 // Whether any lane of the mask is set (a branch that lets whole vectors skip rare work).
 SPIKEOPS_HOST_DEVICE bool any(bool m) { return m; }
 SPIKEOPS_HOST_DEVICE float vabs(float a) { return fabsf(a); }

@@ -23,6 +23,23 @@ struct LifConfig {
   bool detach_reset;    // backward: drop the surrogate terms of the reset
   bool track_age;
   SurrogateParams surrogate;
+
+  SPIKEOPS_HOST_DEVICE bool refractory_on() const { return refractory > 0; }
+};
+
+// A LifConfig whose switches are compile-time constants, so that the step
+// functions below compile to the configured case only (the CPU kernels
+// instantiate one step loop per combination; see csrc/cpu/lif_kernel.h). The
+// surrogate kind only matters to the backward pass.
+template <ResetMode R, bool Deferred, bool Refractory, bool TrackAge, SurrogateKind K = SurrogateKind::ATan>
+struct StaticLifConfig : LifConfig {
+  static constexpr ResetMode reset = R;
+  static constexpr bool deferred_reset = Deferred;
+  static constexpr bool track_age = TrackAge;
+  StaticSurrogate<K> surrogate;
+
+  static constexpr bool refractory_on() { return Refractory; }
+  explicit StaticLifConfig(const LifConfig& c) : LifConfig(c), surrogate{c.surrogate} {}
 };
 
 // Per-neuron parameters, already broadcast to V.
@@ -58,21 +75,21 @@ struct StepOutput {
 };
 
 // The value the decay multiplies at the next step, given the carried state v.
-template <class V>
-SPIKEOPS_HOST_DEVICE V decayed_input(const LifConfig& c, const NeuronParams<V>& p, V v) {
+template <class C, class V>
+SPIKEOPS_HOST_DEVICE V decayed_input(const C& c, const NeuronParams<V>& p, V v) {
   if (c.deferred_reset && c.reset == ResetMode::Zero) return select(gt(v, p.theta), V(c.v_reset), v);
   return v;
 }
 
-template <class V>
-SPIKEOPS_HOST_DEVICE StepOutput<V> lif_step_forward(const LifConfig& c, const NeuronParams<V>& p,
+template <class C, class V>
+SPIKEOPS_HOST_DEVICE StepOutput<V> lif_step_forward(const C& c, const NeuronParams<V>& p,
                                                     NeuronState<V>& st, V x) {
   V h = p.alpha * decayed_input(c, p, st.v) + p.gamma * x;
   if (c.deferred_reset && c.reset == ResetMode::Subtract)
     h = h - select(gt(st.v, p.theta), p.theta, V(0.0f));
   Mask<V> fired = gt(h, p.theta);
   V saved = h;
-  if (c.refractory > 0) {
+  if (c.refractory_on()) {
     const Mask<V> held = gt(st.r, V(0.0f));
     h = select(held, V(c.v_reset), h);
     fired = mask_andnot(fired, held);
@@ -83,7 +100,7 @@ SPIKEOPS_HOST_DEVICE StepOutput<V> lif_step_forward(const LifConfig& c, const Ne
   if (c.deferred_reset) {
     st.v = h;
   } else if (c.reset == ResetMode::Subtract) {
-    st.v = h - p.theta * spike;
+    st.v = select(fired, h - p.theta, h);
   } else if (c.reset == ResetMode::Zero) {
     st.v = select(fired, V(c.v_reset), h);
   } else {
@@ -98,8 +115,8 @@ SPIKEOPS_HOST_DEVICE StepOutput<V> lif_step_forward(const LifConfig& c, const Ne
 }
 
 // The value the decay multiplied at step t+1, recomputed from the saved h[t].
-template <class V>
-SPIKEOPS_HOST_DEVICE V state_from_saved(const LifConfig& c, const NeuronParams<V>& p, V h) {
+template <class C, class V>
+SPIKEOPS_HOST_DEVICE V state_from_saved(const C& c, const NeuronParams<V>& p, V h) {
   const Mask<V> fired = gt(h, p.theta);
   V v;
   if (c.deferred_reset) {
@@ -111,7 +128,7 @@ SPIKEOPS_HOST_DEVICE V state_from_saved(const LifConfig& c, const NeuronParams<V
   } else {
     v = h;
   }
-  if (c.refractory > 0) v = select(is_held(h), V(c.v_reset), v);
+  if (c.refractory_on()) v = select(is_held(h), V(c.v_reset), v);
   return v;
 }
 
@@ -123,8 +140,8 @@ SPIKEOPS_HOST_DEVICE V state_from_saved(const LifConfig& c, const NeuronParams<V
 // Returns dL/dh[t] and adds this step's contribution to dL/dtheta.
 // With deferred_reset the same function, given h = v0, g_s = 0, g_end = 0,
 // returns dL/dv0 (the reset of step 0 is applied in step 1).
-template <class V>
-SPIKEOPS_HOST_DEVICE V lif_step_backward(const LifConfig& c, const NeuronParams<V>& p, V h, V g_s,
+template <class C, class V>
+SPIKEOPS_HOST_DEVICE V lif_step_backward(const C& c, const NeuronParams<V>& p, V h, V g_s,
                                          V g_next, V g_end, V age, V& g_theta) {
   const V u = h - p.theta;
   const V sg = surrogate_grad(c.surrogate, u, p.theta, age);
@@ -150,7 +167,7 @@ SPIKEOPS_HOST_DEVICE V lif_step_backward(const LifConfig& c, const NeuronParams<
     g_h = sg * coef + g_v + g_direct;
     d_theta = sg * coef;
   }
-  if (c.refractory > 0) {  // a held step is constant: nothing flows through it
+  if (c.refractory_on()) {  // a held step is constant: nothing flows through it
     const Mask<V> held = is_held(h);
     g_h = select(held, V(0.0f), g_h);
     d_theta = select(held, V(0.0f), d_theta);
@@ -161,8 +178,8 @@ SPIKEOPS_HOST_DEVICE V lif_step_backward(const LifConfig& c, const NeuronParams<
 
 // dL/dv0 from g_first = dL/dh[0]: through the decay, and with deferred_reset
 // also through the reset that v0's own spike applies at step 0.
-template <class V>
-SPIKEOPS_HOST_DEVICE V lif_initial_backward(const LifConfig& c, const NeuronParams<V>& p, V v0, V age0,
+template <class C, class V>
+SPIKEOPS_HOST_DEVICE V lif_initial_backward(const C& c, const NeuronParams<V>& p, V v0, V age0,
                                             V g_first, V& g_theta) {
   if (!c.deferred_reset) return p.alpha * g_first;
   return lif_step_backward(c, p, v0, V(0.0f), g_first, V(0.0f), age0, g_theta);

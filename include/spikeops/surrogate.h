@@ -57,9 +57,16 @@ inline SurrogateParams make_surrogate(int32_t kind, float height, float width) {
   return p;
 }
 
+// SurrogateParams with the kind fixed at compile time: surrogate_grad's switch folds away.
+template <SurrogateKind K>
+struct StaticSurrogate : SurrogateParams {
+  static constexpr SurrogateKind kind = K;
+};
+
 // sigma'(u) for a neuron with threshold theta whose current spike age is age.
-template <class V>
-SPIKEOPS_HOST_DEVICE V surrogate_grad(const SurrogateParams& sg, V u, V theta, V age) {
+// SG is SurrogateParams or a StaticSurrogate.
+template <class SG, class V>
+SPIKEOPS_HOST_DEVICE V surrogate_grad(const SG& sg, V u, V theta, V age) {
   const V height(sg.height);
   switch (sg.kind) {
     case SurrogateKind::ATan: {
