@@ -148,6 +148,24 @@ def test_lif_sizes_dtypes_and_alignment(N, dtype, config, offset):
     check_lif(T, N, dtype, cfg, per_neuron=N % 2 == 1, refractory=refractory, offset=offset)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("config", DEVICE_CONFIGS)
+@pytest.mark.parametrize("N", [5, 1031, 4096])
+def test_lif_16bit_cpu_kernels_equal_the_cuda_kernels(isa, dtype, config, N):
+    """The CPU's own 16-bit kernels (every ISA) and the CUDA kernels: the same bits, outputs and gradients."""
+    cfg = lif_config(**DEVICE_CONFIGS[config])
+    refractory = {"zero-refractory-sigmoid": 2, "stdb": 1}.get(config, 0)
+    x, params, state, g_s, g_v = make_inputs(7, N, N % 2 == 1, refractory)
+    x16, g16 = x.to(dtype), g_s.to(dtype)
+    track_age = config == "stdb"
+    got = [lif_forward(ops, x16, state, params, cfg, track_age, track_age) for ops in (CPU, EMU)]
+    for a, b in zip(*got):
+        assert a.dtype == b.dtype and torch.equal(a, b)
+    grads = [lif_backward(ops, g16, g_v, got[0][5], got[0][6], x16, state, params, cfg) for ops in (CPU, EMU)]
+    for a, b in zip(*grads):
+        assert a.dtype == b.dtype and torch.equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_lif_without_age_tracking(dtype):
     check_lif(6, 1031, dtype, lif_config(reset=ResetMode.zero), track_age=False)

@@ -10,7 +10,7 @@ namespace spikeops::cpu {
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return true;
-    case Isa::AVX2: return __builtin_cpu_supports("avx2");
+    case Isa::AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");  // F16C: float16 data
     case Isa::AVX512: return __builtin_cpu_supports("avx512f");
   }
   return false;

@@ -4,9 +4,16 @@
 
 namespace spikeops::cpu {
 
-void lif_forward_avx512(const LifForwardArgs<float>& a, int64_t b, int64_t e) { forward_range<Avx512Isa>(a, b, e); }
-void lif_backward_avx512(const LifBackwardArgs<float>& a, int64_t b, int64_t e) {
-  backward_range<Avx512Isa>(a, b, e);
-}
+#define SPIKEOPS_DEFINE(S)                                                                   \
+  void lif_forward_avx512(const LifForwardArgs<S, float>& a, int64_t b, int64_t e) {          \
+    forward_range<Avx512Isa>(a, b, e);                                                          \
+  }                                                                                          \
+  void lif_backward_avx512(const LifBackwardArgs<S, float>& a, int64_t b, int64_t e) {        \
+    backward_range<Avx512Isa>(a, b, e);                                                         \
+  }
+SPIKEOPS_DEFINE(float)
+SPIKEOPS_DEFINE(Float16)
+SPIKEOPS_DEFINE(BFloat16)
+#undef SPIKEOPS_DEFINE
 
 }  // namespace spikeops::cpu

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "spikeops/cpu.h"
+#include "spikeops/half.h"
 #include "spikeops/lif_args.h"
 
 namespace spikeops::cpu {
@@ -33,7 +34,17 @@ struct ScalarIsa {
   static V load_u16(const uint16_t* p) { return static_cast<V>(*p); }
   static void store_u16(uint16_t* p, V v) { *p = static_cast<uint16_t>(vmin(v, V(65535.0f))); }
   static void store_u8(uint8_t* p, V v) { *p = static_cast<uint8_t>(v); }  // v in [0, 255]
+  // 16-bit storage (V = float): include/spikeops/half.h's exact conversions.
+  template <class H>
+  static V load(const H* p) { return H::widen(p->bits); }
+  template <class H>
+  static V round_to(V v) { return H::widen(H::narrow(v)); }
+  template <class H>
+  static void store(H* p, V v) { p->bits = H::narrow(v); }
+  template <class H>
+  static void store_stream(H* p, V v) { p->bits = H::narrow(v); }
 };
+
 
 // Calls f.template operator()<Policy>(i) for i in [0, count): full vectors, then scalar lanes.
 template <class I, class S, class F>
@@ -156,6 +167,30 @@ inline void store_output(S* p, typename P::V v) {
     P::store(p, v);
 }
 
+// The saved pre-spike membrane. In a 16-bit S it keeps h's side of the threshold
+// (saved_h_bits, include/spikeops/half.h): rounded to nearest, and the rare lanes
+// where that crossed the threshold or overflowed are redone one by one.
+template <bool Stream, class P, class S>
+inline void store_saved_h(S* p, typename P::V h, typename P::V theta) {
+  using V = typename P::V;
+  if constexpr (is_16bit<S>) {
+    V r = P::template round_to<S>(h);
+    const auto fired = gt(h, theta), fired_r = gt(r, theta);
+    const V inf(INFINITY);
+    if (any(mask_andnot(fired, fired_r)) || any(mask_andnot(fired_r, fired)) ||
+        any(mask_andnot(eq(vabs(r), inf), eq(vabs(h), inf)))) {
+      alignas(64) float hs[P::kWidth], ths[P::kWidth], rs[P::kWidth];
+      P::store(hs, h);
+      P::store(ths, theta);
+      for (int64_t k = 0; k < P::kWidth; ++k) rs[k] = S::widen(saved_h_bits<S>(hs[k], ths[k], S::narrow(hs[k])));
+      r = P::load(rs);
+    }
+    store_output<Stream, P>(p, r);
+  } else {
+    store_output<Stream, P>(p, h);
+  }
+}
+
 // Whether the [T, N] outputs can be streamed: requested, and every row of every
 // block starts on a cache line (blocks are kNeuronBlock neurons apart).
 template <class S, class... Ptr>
@@ -167,16 +202,16 @@ inline bool stream_aligned(bool requested, int64_t N, const Ptr*... outputs) {
 // One block's forward over all T steps. The state lives in L1-resident block
 // buffers; the configuration is fixed at compile time (C, Uniform, Stream), so the
 // vector loop holds the configured step and nothing else.
-template <class I, bool Uniform, bool Stream, class C, class S>
-void forward_block(const LifForwardArgs<S>& a, const C& c, int64_t n0, int64_t count) {
-  alignas(64) S v[kNeuronBlock], r[kNeuronBlock], age[kNeuronBlock];
+template <class I, bool Uniform, bool Stream, class C, class S, class F>
+void forward_block(const LifForwardArgs<S, F>& a, const C& c, int64_t n0, int64_t count) {
+  alignas(64) F v[kNeuronBlock], r[kNeuronBlock], age[kNeuronBlock];
   for (int64_t i = 0; i < count; ++i) {
     const int64_t n = n0 + i;
-    v[i] = a.v0 ? a.v0[n] : static_cast<S>(c.v_reset);
-    r[i] = a.r0 ? static_cast<S>(a.r0[n]) : S(0);
-    age[i] = a.a0 ? static_cast<S>(a.a0[n]) : static_cast<S>(a.age_init);
+    v[i] = a.v0 ? a.v0[n] : static_cast<F>(c.v_reset);
+    r[i] = a.r0 ? static_cast<F>(a.r0[n]) : F(0);
+    age[i] = a.a0 ? static_cast<F>(a.a0[n]) : static_cast<F>(a.age_init);
   }
-  const ParamSet<Uniform, S> params(a);
+  const ParamSet<Uniform, F> params(a);
   const int64_t N = a.N;
   const S* x = a.x + n0;
   S* spikes = a.spikes + n0;
@@ -184,14 +219,14 @@ void forward_block(const LifForwardArgs<S>& a, const C& c, int64_t n0, int64_t c
   uint16_t* saved_age = a.saved_age ? a.saved_age + n0 : nullptr;
   int32_t* ages = a.ages ? a.ages + n0 : nullptr;
   for (int64_t t = 0; t < a.T; ++t) {
-    for_each_lane<I, S>(count, [&]<class P>(int64_t i) {
+    for_each_lane<I, F>(count, [&]<class P>(int64_t i) {
       using V = typename P::V;
       const NeuronParams<V> p = params.template at<P>(n0 + i);
       NeuronState<V> st{P::load(v + i), c.refractory_on() ? P::load(r + i) : V(0.0f),
                         c.track_age ? P::load(age + i) : V(0.0f)};
       const StepOutput<V> o = lif_step_forward(c, p, st, P::load(x + i));
       store_output<Stream, P>(spikes + i, o.spike);
-      if (saved_h) store_output<Stream, P>(saved_h + i, o.h);
+      if (saved_h) store_saved_h<Stream, P>(saved_h + i, o.h, p.theta);
       if (c.track_age) {
         if (saved_age) P::store_u16(saved_age + i, o.age);
         if (ages) P::store_i32(ages + i, o.age);
@@ -217,15 +252,15 @@ void forward_block(const LifForwardArgs<S>& a, const C& c, int64_t n0, int64_t c
 // One block's backward over all T steps, in reverse. Only the configuration C is a
 // compile-time choice here (the surrogate multiplies the combinations); parameters
 // and optional gradients are read without branches or behind predictable ones.
-template <class I, class C, class S>
-void backward_block(const LifBackwardArgs<S>& a, const C& c, bool stream, int64_t n0, int64_t count) {
-  alignas(64) S g_next[kNeuronBlock], g_alpha[kNeuronBlock], g_gamma[kNeuronBlock], g_theta[kNeuronBlock];
-  std::fill_n(g_next, count, S(0));
-  std::fill_n(g_alpha, count, S(0));
-  std::fill_n(g_gamma, count, S(0));
-  std::fill_n(g_theta, count, S(0));
+template <class I, class C, class S, class F>
+void backward_block(const LifBackwardArgs<S, F>& a, const C& c, bool stream, int64_t n0, int64_t count) {
+  alignas(64) F g_next[kNeuronBlock], g_alpha[kNeuronBlock], g_gamma[kNeuronBlock], g_theta[kNeuronBlock];
+  std::fill_n(g_next, count, F(0));
+  std::fill_n(g_alpha, count, F(0));
+  std::fill_n(g_gamma, count, F(0));
+  std::fill_n(g_theta, count, F(0));
   constexpr bool stdb = uses_spike_ages(decltype(c.surrogate)::kind);
-  const ParamSet<false, S> params(a);
+  const ParamSet<false, F> params(a);
   const bool want_alpha = a.grad_alpha, want_gamma = a.grad_gamma, want_theta = a.grad_theta;
   const int64_t N = a.N;
   for (int64_t t = a.T - 1; t >= 0; --t) {
@@ -234,9 +269,9 @@ void backward_block(const LifBackwardArgs<S>& a, const C& c, bool stream, int64_
     const S* g_s_row = a.grad_spikes + row;
     const S* x_row = want_gamma ? a.x + row : nullptr;
     const uint16_t* age_row = stdb ? a.saved_age + row : nullptr;
-    const S* g_end_row = (t == a.T - 1 && a.grad_v) ? a.grad_v + n0 : nullptr;
+    const F* g_end_row = (t == a.T - 1 && a.grad_v) ? a.grad_v + n0 : nullptr;
     S* grad_x_row = a.grad_x + row;
-    for_each_lane<I, S>(count, [&]<class P>(int64_t i) {
+    for_each_lane<I, F>(count, [&]<class P>(int64_t i) {
       using V = typename P::V;
       const NeuronParams<V> p = params.template at<P>(n0 + i);
       const V h = P::load(h_row + i);
@@ -259,7 +294,7 @@ void backward_block(const LifBackwardArgs<S>& a, const C& c, bool stream, int64_
     });
   }
   // The initial state: through the decay, and with deferred_reset also through step 0's reset.
-  for_each_lane<I, S>(count, [&]<class P>(int64_t i) {
+  for_each_lane<I, F>(count, [&]<class P>(int64_t i) {
     using V = typename P::V;
     const int64_t n = n0 + i;
     const NeuronParams<V> p = params.template at<P>(n);
@@ -274,9 +309,9 @@ void backward_block(const LifBackwardArgs<S>& a, const C& c, bool stream, int64_
   });
 }
 
-template <class I, class S>
-void forward_range(const LifForwardArgs<S>& a, int64_t n_begin, int64_t n_end) {
-  const bool uniform = ParamSet<true, S>::all_uniform(a);
+template <class I, class S, class F>
+void forward_range(const LifForwardArgs<S, F>& a, int64_t n_begin, int64_t n_end) {
+  const bool uniform = ParamSet<true, F>::all_uniform(a);
   const bool stream = stream_aligned<S>(a.stream_outputs, a.N, a.spikes, a.saved_h);
   with_static_config<false>(a.cfg, [&](const auto& c) {
     bool_switch(uniform, [&](auto uniform_params) {
@@ -289,8 +324,8 @@ void forward_range(const LifForwardArgs<S>& a, int64_t n_begin, int64_t n_end) {
   I::fence();
 }
 
-template <class I, class S>
-void backward_range(const LifBackwardArgs<S>& a, int64_t n_begin, int64_t n_end) {
+template <class I, class S, class F>
+void backward_range(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_end) {
   const bool stream = stream_aligned<S>(a.stream_outputs, a.N, a.grad_x);
   with_static_config<true>(a.cfg, [&](const auto& c) {
     for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)

@@ -5,6 +5,9 @@
 
 #include <immintrin.h>
 
+#include <type_traits>
+
+#include "spikeops/half.h"
 #include "spikeops/math.h"
 
 namespace spikeops {
@@ -116,6 +119,42 @@ struct Avx2Isa {
     const __m256i i = _mm256_cvttps_epi32(v.v);
     const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(words, words));
+  }
+
+  // 16-bit storage (include/spikeops/half.h; float16 through F16C): widening is
+  // exact; narrowing rounds to nearest even, NaN to 0x7fff.
+  static V load(const Float16* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static V load(const BFloat16* p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+  static __m128i narrow(Float16*, V v) {
+    // A NaN whose top mantissa bits are all set converts to 0x7fff.
+    const __m256 nan = _mm256_cmp_ps(v.v, v.v, _CMP_UNORD_Q);
+    const __m256 x = _mm256_blendv_ps(v.v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffe000)), nan);
+    return _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static __m128i narrow(BFloat16*, V v) {
+    const __m256i lanes = narrow_bf16_lanes(v);
+    return _mm_packus_epi32(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+  }
+  template <class H>
+  static V round_to(V v) {
+    if constexpr (std::is_same_v<H, Float16>) return _mm256_cvtph_ps(narrow(static_cast<H*>(nullptr), v));
+    else return _mm256_castsi256_ps(_mm256_slli_epi32(narrow_bf16_lanes(v), 16));
+  }
+  template <class H>
+  static void store(H* p, V v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), narrow(p, v)); }
+  template <class H>
+  static void store_stream(H* p, V v) { _mm_stream_si128(reinterpret_cast<__m128i*>(p), narrow(p, v)); }
+
+ private:
+  static __m256i narrow_bf16_lanes(V v) {  // the bfloat16 bits in the low half of each 32-bit lane
+    const __m256i x = _mm256_castps_si256(v.v);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+    const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(x, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256 nan = _mm256_cmp_ps(v.v, v.v, _CMP_UNORD_Q);
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff)), nan));
   }
 };
 }  // namespace cpu

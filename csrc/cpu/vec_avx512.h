@@ -5,6 +5,9 @@
 
 #include <immintrin.h>
 
+#include <type_traits>
+
+#include "spikeops/half.h"
 #include "spikeops/math.h"
 
 namespace spikeops {
@@ -110,6 +113,38 @@ struct Avx512Isa {
   }
   static void store_u8(uint8_t* p, V v) {  // v in [0, 255]
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v.v)));
+  }
+
+  // 16-bit storage (include/spikeops/half.h): widening is exact; narrowing rounds
+  // to nearest even, NaN to 0x7fff.
+  static V load(const Float16* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static V load(const BFloat16* p) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  }
+  static __m256i narrow(Float16*, V v) {
+    // A NaN whose top mantissa bits are all set converts to 0x7fff.
+    const __mmask16 nan = _mm512_cmp_ps_mask(v.v, v.v, _CMP_UNORD_Q);
+    const __m512 x = _mm512_mask_blend_ps(nan, v.v, _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffe000)));
+    return _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static __m256i narrow(BFloat16*, V v) { return _mm512_cvtepi32_epi16(narrow_bf16_lanes(v)); }
+  template <class H>
+  static V round_to(V v) {
+    if constexpr (std::is_same_v<H, Float16>) return _mm512_cvtph_ps(narrow(static_cast<H*>(nullptr), v));
+    else return _mm512_castsi512_ps(_mm512_slli_epi32(narrow_bf16_lanes(v), 16));
+  }
+  template <class H>
+  static void store(H* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow(p, v)); }
+  template <class H>
+  static void store_stream(H* p, V v) { _mm256_stream_si256(reinterpret_cast<__m256i*>(p), narrow(p, v)); }
+
+ private:
+  static __m512i narrow_bf16_lanes(V v) {  // the bfloat16 bits in the low half of each 32-bit lane
+    const __m512i x = _mm512_castps_si512(v.v);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
+    const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(x, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+    return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v.v, v.v, _CMP_UNORD_Q), r, _mm512_set1_epi32(0x7fff));
   }
 };
 }  // namespace cpu

@@ -15,6 +15,7 @@
 #include "cuda_emulation.h"
 #endif
 #include "spikeops/cuda.h"
+#include "spikeops/half.h"
 
 namespace spikeops::cuda {
 namespace {
@@ -93,36 +94,20 @@ __device__ __forceinline__ uint16_t bits16(T v) {
   return b;
 }
 
-// The bits of +infinity in a 16-bit float type.
+// The 16-bit format (include/spikeops/half.h) of a CUDA storage type.
 template <class S>
-constexpr uint16_t kInfBits = std::is_same_v<S, __half> ? 0x7c00 : 0x7f80;
+using Format16 = std::conditional_t<std::is_same_v<S, __half>, Float16, BFloat16>;
 
-// The saved pre-spike membrane h in the storage type S. The backward pass
-// recomputes each spike as (stored h > theta), so the stored value must keep
-// h's side of the threshold. Rounding to a 16-bit type is monotonic and can
-// only break that when theta lies between h and its rounded value; then the
-// neighbour on h's side (one ulp away) is stored instead. A finite h beyond
-// the type's range saturates to its largest finite value (an infinite saved h
-// would make the gradients inf or NaN); -inf, the mark of a refractory step,
-// stays. Only a threshold beyond the type's range can then lose the side.
+// The saved pre-spike membrane h in the storage type S, on h's side of the
+// threshold (saved_h_bits has the rule), returned as the float it stores.
 template <class S>
 __device__ __forceinline__ float encode_saved_h(float h, float theta) {
   if constexpr (std::is_same_v<S, float>) {
     return h;
   } else {
-    uint16_t rounded = bits16(from_float<S>(h));
-    if ((rounded & 0x7fff) == kInfBits<S> && fabsf(h) != INFINITY) rounded -= 1;
-    S r;
-    memcpy(&r, &rounded, sizeof(r));
-    const bool fired = h > theta;
-    if (fired == (to_float(r) > theta)) return to_float(r);
-    // Sign-magnitude bits: the step away from zero is +1, toward zero -1.
-    const uint16_t b = rounded;
-    uint16_t next;
-    if ((b & 0x7fff) == 0) next = fired ? 0x0001 : 0x8001;
-    else next = ((b & 0x8000) != 0) != fired ? b + 1 : b - 1;
+    const uint16_t b = saved_h_bits<Format16<S>>(h, theta, bits16(from_float<S>(h)));
     S out;
-    memcpy(&out, &next, sizeof(out));
+    memcpy(&out, &b, sizeof(out));
     return to_float(out);
   }
 }

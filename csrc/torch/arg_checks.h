@@ -41,11 +41,11 @@ inline void check_time_major(const at::Tensor& x, const char* name) {
                     " must have a leading time dimension [T, ...] with T >= 1, got shape ", x.sym_sizes());
 }
 
-// x's device and dtype have kernels: float32/float64 on CPU; float32, float16,
-// bfloat16 (and float64 where cuda_double) on CUDA. Meta tensors (the fake
+// x's device and dtype have kernels: float32/float64 (and float16/bfloat16 where
+// cpu_16bit) on CPU; float32, float16, bfloat16 (and float64 where cuda_double) on CUDA. Meta tensors (the fake
 // kernels) do not say which device they stand for: with CUDA kernels built,
 // any kernel dtype passes; otherwise they can only stand for CPU tensors.
-inline void check_kernel_dtype(const at::Tensor& x, const char* name, bool cuda_double) {
+inline void check_kernel_dtype(const at::Tensor& x, const char* name, bool cuda_double, bool cpu_16bit = false) {
   const auto dtype = x.scalar_type();
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (x.is_meta()) {
@@ -56,8 +56,10 @@ inline void check_kernel_dtype(const at::Tensor& x, const char* name, bool cuda_
   }
 #endif
   if ((x.device().is_cpu() && !uses_cuda_kernels(x)) || x.is_meta()) {  // meta: a CPU-only build's CPU tensors
-    TORCH_CHECK_TYPE(dtype == at::kFloat || dtype == at::kDouble, name,
-                     " must be a float32 or float64 tensor on CPU, got ", dtype_name(dtype));
+    const bool ok = dtype == at::kFloat || dtype == at::kDouble ||
+                    (cpu_16bit && (dtype == at::kHalf || dtype == at::kBFloat16));
+    TORCH_CHECK_TYPE(ok, name, " must be a float32", cpu_16bit ? ", float64, float16 or bfloat16" : " or float64",
+                     " tensor on CPU, got ", dtype_name(dtype));
     return;
   }
 #ifdef SPIKEOPS_CUDA_KERNELS

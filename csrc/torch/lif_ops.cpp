@@ -114,7 +114,19 @@ LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool de
 
 void check_input(const Tensor& x, const char* name) {
   check_time_major(x, name);
-  check_kernel_dtype(x, name, /*cuda_double=*/false);
+  check_kernel_dtype(x, name, /*cuda_double=*/false, /*cpu_16bit=*/true);
+}
+
+// Calls f with a null pointer of the CPU kernels' storage type for dtype.
+template <class Fn>
+void dispatch_cpu_storage(at::ScalarType dtype, Fn&& f) {
+  switch (dtype) {
+    case at::kFloat: return f(static_cast<float*>(nullptr));
+    case at::kDouble: return f(static_cast<double*>(nullptr));
+    case at::kHalf: return f(static_cast<Float16*>(nullptr));
+    case at::kBFloat16: return f(static_cast<BFloat16*>(nullptr));
+    default: TORCH_CHECK(false, "the spikeops LIF CPU kernels do not take ", dtype);
+  }
 }
 
 void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
@@ -122,12 +134,14 @@ void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) return run_forward_cuda(t, cfg, age_init);
 #endif
-  AT_DISPATCH_FLOATING_TYPES(t.x.scalar_type(), "lif_forward", [&] {
-    LifForwardArgs<scalar_t> a = forward_args<scalar_t, scalar_t>(t, cfg, age_init);
+  dispatch_cpu_storage(t.x.scalar_type(), [&](auto* tag) {
+    using S = std::remove_pointer_t<decltype(tag)>;
+    using Args = LifForwardArgs<S, StateOf<S>>;
+    Args a = forward_args<S, StateOf<S>>(t, cfg, age_init);
     a.stream_outputs = t.x.nbytes() >= kStreamOutputBytes;
-    run_cpu(kernels_for<LifForwardArgs<scalar_t>>(cpu::lif_forward_scalar, cpu::lif_forward_avx2,
-                                                  cpu::lif_forward_avx512),
-            a, a.N, cpu::kNeuronBlock, a.T);
+    CpuKernels<Args> kernels{cpu::lif_forward_scalar, nullptr, nullptr};  // float64: scalar only
+    if constexpr (!std::is_same_v<S, double>) kernels = {cpu::lif_forward_scalar, cpu::lif_forward_avx2, cpu::lif_forward_avx512};
+    run_cpu(kernels, a, a.N, cpu::kNeuronBlock, a.T);
   });
 }
 
@@ -136,12 +150,14 @@ void run_backward(const BackwardTensors& t, const LifConfig& cfg, int64_t age_in
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.saved_h)) return run_backward_cuda(t, cfg, age_init);
 #endif
-  AT_DISPATCH_FLOATING_TYPES(t.saved_h.scalar_type(), "lif_backward", [&] {
-    LifBackwardArgs<scalar_t> a = backward_args<scalar_t, scalar_t>(t, cfg, age_init);
+  dispatch_cpu_storage(t.saved_h.scalar_type(), [&](auto* tag) {
+    using S = std::remove_pointer_t<decltype(tag)>;
+    using Args = LifBackwardArgs<S, StateOf<S>>;
+    Args a = backward_args<S, StateOf<S>>(t, cfg, age_init);
     a.stream_outputs = t.saved_h.nbytes() >= kStreamOutputBytes;
-    run_cpu(kernels_for<LifBackwardArgs<scalar_t>>(cpu::lif_backward_scalar, cpu::lif_backward_avx2,
-                                                   cpu::lif_backward_avx512),
-            a, a.N, cpu::kNeuronBlock, a.T);
+    CpuKernels<Args> kernels{cpu::lif_backward_scalar, nullptr, nullptr};  // float64: scalar only
+    if constexpr (!std::is_same_v<S, double>) kernels = {cpu::lif_backward_scalar, cpu::lif_backward_avx2, cpu::lif_backward_avx512};
+    run_cpu(kernels, a, a.N, cpu::kNeuronBlock, a.T);
   });
 }
 

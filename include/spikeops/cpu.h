@@ -5,6 +5,7 @@
 #include "spikeops/lif_fixed.h"
 #include "spikeops/lif_substep.h"
 #include "spikeops/fs_neuron.h"
+#include "spikeops/half.h"
 #include "spikeops/lif_args.h"
 #include "spikeops/soft_lif.h"
 
@@ -18,15 +19,22 @@ Isa selected_isa();
 bool isa_supported(Isa isa);
 const char* isa_name(Isa isa);
 
-void lif_forward_scalar(const LifForwardArgs<float>& a, int64_t n_begin, int64_t n_end);
+// The LIF kernels for [T, N] buffers of S: float and double with state of the
+// same type; Float16 and BFloat16 (include/spikeops/half.h) with float32 state,
+// parameters and arithmetic. float64 has the scalar kernel only.
+#define SPIKEOPS_LIF_CPU_KERNELS(S, F)                                                      \
+  void lif_forward_scalar(const LifForwardArgs<S, F>& a, int64_t n_begin, int64_t n_end);   \
+  void lif_backward_scalar(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_end); \
+  void lif_forward_avx2(const LifForwardArgs<S, F>& a, int64_t n_begin, int64_t n_end);     \
+  void lif_backward_avx2(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_end);   \
+  void lif_forward_avx512(const LifForwardArgs<S, F>& a, int64_t n_begin, int64_t n_end);   \
+  void lif_backward_avx512(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_end);
+SPIKEOPS_LIF_CPU_KERNELS(float, float)
+SPIKEOPS_LIF_CPU_KERNELS(Float16, float)
+SPIKEOPS_LIF_CPU_KERNELS(BFloat16, float)
+#undef SPIKEOPS_LIF_CPU_KERNELS
 void lif_forward_scalar(const LifForwardArgs<double>& a, int64_t n_begin, int64_t n_end);
-void lif_forward_avx2(const LifForwardArgs<float>& a, int64_t n_begin, int64_t n_end);
-void lif_forward_avx512(const LifForwardArgs<float>& a, int64_t n_begin, int64_t n_end);
-
-void lif_backward_scalar(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
 void lif_backward_scalar(const LifBackwardArgs<double>& a, int64_t n_begin, int64_t n_end);
-void lif_backward_avx2(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
-void lif_backward_avx512(const LifBackwardArgs<float>& a, int64_t n_begin, int64_t n_end);
 
 // Element-wise neurons, elements [begin, end), S = float or double. fs_backward
 // takes a range of kFsBlock-element blocks and writes one partial sum of the

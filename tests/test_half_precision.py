@@ -1,0 +1,115 @@
+"""float16 and bfloat16 data on the CPU kernels (docs/math.md §9).
+
+The 16-bit kernels compute in float32 and round what they store (round to nearest even); the
+state, parameters and their gradients are float32. So, independently of how they are
+vectorised, they must equal the float32 kernels run on the upcast inputs, with each stored
+[T, N] output rounded by torch's own conversion, and the saved membrane rounded by the
+side-keeping rule of spikeops.reference.round_saved_h. Every ISA, every configuration.
+"""
+import pytest
+import torch
+
+from spikeops import functional as F
+from spikeops import reference as R
+from conftest import DEVICE_CONFIGS, OP_DEFAULTS
+
+OPS = torch.ops.spikeops
+HALF_DTYPES = [torch.float16, torch.bfloat16]
+
+
+def config(name):
+    c = dict(OP_DEFAULTS, **DEVICE_CONFIGS[name])
+    return [c[k] for k in ("reset", "v_reset", "refractory", "deferred_reset", "detach_reset", "surrogate",
+                           "sg_height", "sg_width")], c["track_age"]
+
+
+def inputs(T, N, per_neuron, refractory, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(T, N, generator=gen) * 1.2 + 0.45
+    # Gradients over 12 decades: float16 subnormals, underflow to zero, values near its largest.
+    scale = torch.logspace(-9, 3.5, T * N)[torch.randperm(T * N, generator=gen)].view(T, N)
+    g_s = torch.randn(T, N, generator=gen) * scale
+    if per_neuron:
+        params = (torch.rand(N, generator=gen) * 0.6 + 0.4, torch.rand(N, generator=gen) * 0.5 + 0.75,
+                  torch.rand(N, generator=gen) * 0.8 + 0.6)
+    else:
+        params = (torch.tensor(0.8), torch.tensor(0.9), torch.tensor(1.1))
+    state = (torch.randn(N, generator=gen) * 0.5,
+             torch.randint(0, refractory + 1, (N,), generator=gen, dtype=torch.int32),
+             torch.randint(0, 5, (N,), generator=gen, dtype=torch.int32))
+    return x, g_s, torch.randn(N, generator=gen), params, state
+
+
+def forward(x, state, params, cfg, track_age):
+    return OPS.lif_forward(x, *state, *params, *cfg, track_age, 1000, track_age, True)
+
+
+def backward(g_s, g_v, saved_h, saved_age, x, state, params, cfg):
+    return OPS.lif_backward(g_s, g_v, saved_h, saved_age, x, state[0], state[2], *params, *cfg, 1000,
+                            True, True, True, True)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=str)
+@pytest.mark.parametrize("name", sorted(DEVICE_CONFIGS))
+@pytest.mark.parametrize("N", [5, 1031, 4096])
+def test_16bit_kernels_equal_float32_kernels_rounded(isa, dtype, name, N):
+    cfg, track_age = config(name)
+    refractory = cfg[2]
+    x, g_s, g_v, params, state = inputs(7, N, per_neuron=N != 4096, refractory=refractory)
+    x16, g16 = x.to(dtype), g_s.to(dtype)
+    got = forward(x16, state, params, cfg, track_age)
+    want = forward(x16.float(), state, params, cfg, track_age)
+    spikes, v, r, age, ages, saved_h, saved_age = got
+    assert spikes.dtype == saved_h.dtype == dtype and v.dtype == torch.float32
+    assert torch.equal(spikes.float(), want[0])
+    for a, b in zip(got[1:5], want[1:5]):
+        assert torch.equal(a, b)
+    assert torch.equal(saved_h.float(), R.round_saved_h(want[5], params[2], dtype))
+    assert torch.equal(saved_age, want[6])
+
+    grads = backward(g16, g_v, saved_h, saved_age, x16, state, params, cfg)
+    want_grads = backward(g16.float(), g_v, saved_h.float(), saved_age, x16.float(), state, params, cfg)
+    assert grads[0].dtype == dtype
+    assert torch.equal(grads[0], want_grads[0].to(dtype))
+    for a, b in zip(grads[1:], want_grads[1:]):  # v0, decay, gain, threshold: float32
+        assert a.dtype == torch.float32 and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=str)
+def test_saved_membrane_keeps_its_side_of_the_threshold(isa, dtype):
+    """h just above the threshold rounds down onto it in 16 bits: the saved value must be the next one
+    up, or the backward would recompute 'no spike'. Likewise just below (rounding up onto it is fine:
+    theta itself is not above theta), and membranes past float16's range saturate."""
+    theta = torch.tensor(1.0)
+    eps = 2.0 ** -12
+    x = torch.tensor([[1.0, 1.0, 1.0, 60000.0, -60000.0, 0.5] * 3])
+    # h = 1 + 2^-12 rounds down onto theta in both formats; 90000 is beyond float16's range.
+    gain = torch.tensor([1.0 + eps, 1.0 - eps / 4, 1.0, 1.5, 1.5, 1.0] * 3)
+    params = (torch.tensor(0.0), gain, theta)
+    cfg = config("subtract-atan")[0]
+    out = forward(x.to(dtype), (None, None, None), params, cfg, False)
+    exact = forward(x.to(dtype).float(), (None, None, None), params, cfg, False)
+    saved = out[5].float()
+    assert torch.equal(saved > theta, exact[5] > theta)
+    assert torch.equal(saved, R.round_saved_h(exact[5], theta, dtype))
+    assert torch.isfinite(saved).all()
+    assert (saved[0, ::6] > theta).all()  # the next value up, not theta
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=str)
+def test_lif_autograd_in_16bit(dtype):
+    """Through the functional op: outputs in the data's dtype, state and parameter gradients float32."""
+    x = (torch.randn(12, 3, 40) + 0.5).to(dtype).requires_grad_()
+    decay = torch.full((40,), 0.9, requires_grad=True)
+    s, st = F.lif(x, decay=decay, threshold=1.0, surrogate="atan")
+    assert s.dtype == dtype and st.v.dtype == torch.float32
+    (s.float().sum() + st.v.sum()).backward()
+    assert x.grad.dtype == dtype and decay.grad.dtype == torch.float32
+    xf = x.detach().float().requires_grad_()
+    decay_f = decay.detach().clone().requires_grad_()
+    s_f, st_f = F.lif(xf, decay=decay_f, threshold=1.0, surrogate="atan")
+    (s_f.sum() + st_f.v.sum()).backward()
+    assert torch.equal(s.float(), s_f)
+    # The backward reads the membrane as saved in 16 bits: the surrogate sees it rounded.
+    torch.testing.assert_close(decay.grad, decay_f.grad, rtol=0.05, atol=0.05)
+    torch.testing.assert_close(x.grad.float(), xf.grad, rtol=0.05, atol=0.02)
