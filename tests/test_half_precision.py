@@ -9,6 +9,7 @@ side-keeping rule of spikeops.reference.round_saved_h. Every ISA, every configur
 import pytest
 import torch
 
+import spikeops
 from spikeops import functional as F
 from spikeops import reference as R
 from conftest import DEVICE_CONFIGS, OP_DEFAULTS
@@ -113,3 +114,63 @@ def test_lif_autograd_in_16bit(dtype):
     # The backward reads the membrane as saved in 16 bits: the surrogate sees it rounded.
     torch.testing.assert_close(decay.grad, decay_f.grad, rtol=0.05, atol=0.05)
     torch.testing.assert_close(x.grad.float(), xf.grad, rtol=0.05, atol=0.02)
+
+
+# ---------------------------------------------------------------- autocast
+
+T_STEPS, BATCH = 6, 8
+
+
+class ConvSNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.lif1 = spikeops.LIF(0.9, threshold=0.3, learn_decay=True, param_shape=(8, 1, 1))
+        self.fc = torch.nn.Linear(8 * 8 * 8, 10)
+        self.lif2 = spikeops.LIF(0.8, threshold=0.3, learn_threshold=True)
+
+    def forward(self, x):  # [T, B, 1, 8, 8]
+        y = self.conv(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+        s = self.lif1(y)
+        self.spike_dtype = s.dtype
+        return self.lif2(self.fc(s.flatten(2))).float().mean(0)
+
+
+def train_conv_snn(autocast, compile_backend=None, steps=6):
+    torch.manual_seed(0)
+    net = ConvSNN()
+    model = torch.compile(net, backend=compile_backend) if compile_backend else net
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.rand(T_STEPS, BATCH, 1, 8, 8, generator=gen) < 0.4).float()
+    y = torch.randint(0, 10, (BATCH,), generator=gen)
+    losses = []
+    for _ in range(steps):  # fitting one batch: the loss must fall
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = torch.nn.functional.cross_entropy(model(x) * 5, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, net
+
+
+def test_conv_snn_trains_under_cpu_autocast():
+    """Under torch.autocast("cpu", bfloat16) the Linear/Conv layers hand the LIF layers bfloat16 currents:
+    they run in bfloat16 with float32 parameters, and training follows the float32 run closely."""
+    want, net32 = train_conv_snn(autocast=False)
+    got, net16 = train_conv_snn(autocast=True)
+    assert net32.spike_dtype == torch.float32 and net16.spike_dtype == torch.bfloat16
+    assert net16.lif1.decay.dtype == net16.lif2.threshold.dtype == torch.float32
+    assert net16.lif1.decay.grad is not None and net16.lif2.threshold.grad is not None
+    assert want[0] != pytest.approx(2.302585, abs=1e-4)  # the network spikes: not a constant output
+    assert got[:3] == pytest.approx(want[:3], rel=0.05)
+    assert want[-1] < want[0] / 2 and got[-1] < got[0] / 2
+
+
+def test_autocast_under_torch_compile():
+    """The same under torch.compile (the ops' fake kernels take 16-bit CPU data)."""
+    want, _ = train_conv_snn(autocast=True, steps=2)
+    got, net = train_conv_snn(autocast=True, compile_backend="aot_eager", steps=2)
+    assert net.spike_dtype == torch.bfloat16
+    assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
