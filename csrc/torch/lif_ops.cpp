@@ -8,15 +8,13 @@
 
 #include <cmath>
 #include <cstdint>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #include <stdexcept>
 #include <string>
 
 #include "arg_checks.h"
 #include "cpu_dispatch.h"
 #include "lif_glue.h"
+#include "output_cache.h"
 
 namespace spikeops {
 namespace {
@@ -26,22 +24,6 @@ using at::Tensor;
 // Outputs larger than this are written with streaming stores: they would not
 // stay in cache anyway (a share of a server's last-level cache).
 constexpr int64_t kStreamOutputBytes = 8 << 20;
-
-// A fresh [T, N] output. Large ones are marked for transparent huge pages before
-// their first touch: on first write each 2 MiB page then costs one fault instead
-// of 512, which is most of the price of a fresh output (see bench/NOTES.md).
-Tensor empty_output(c10::SymIntArrayRef sizes, const at::TensorOptions& opts) {
-  Tensor t = at::empty_symint(sizes, opts);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (!t.device().is_cpu()) return t;
-  constexpr uintptr_t kHuge = 2u << 20;
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(t.data_ptr());
-  const uintptr_t end = begin + t.nbytes();
-  const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = end & ~(kHuge - 1);
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-#endif
-  return t;
-}
 
 // Shapes are SymInts throughout the checks and allocations: the same code is the
 // op's meta kernel, which torch.compile runs on symbolic shapes.

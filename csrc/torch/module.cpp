@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include "arg_checks.h"
+#include "output_cache.h"
 #include "spikeops/cpu.h"
 #include "spikeops/neuron.h"
 
@@ -27,6 +28,14 @@ PYBIND11_MODULE(_C, m) {
       if (name == spikeops::cpu::isa_name(isa)) return spikeops::cpu::isa_supported(isa);
     throw pybind11::value_error("unknown ISA '" + name + "'; expected scalar, avx2 or avx512");
   });
+  m.def("empty_cache", &spikeops::output_cache_release,
+        "Returns the free blocks of the ops' CPU output cache to the system.");
+  m.def("output_cache_info", [] {
+    pybind11::dict d;
+    d["free_bytes"] = spikeops::output_cache_free_bytes();
+    d["limit_bytes"] = spikeops::output_cache_limit_bytes();
+    return d;
+  }, "Bytes held in free blocks of the CPU output cache, and its limit (SPIKEOPS_CPU_CACHE_MB).");
   m.attr("reset_modes") = names_to_values(spikeops::kResetModeNames);
   m.attr("surrogate_kinds") = names_to_values(spikeops::kSurrogateNames);
   m.def(
