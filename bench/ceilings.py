@@ -5,9 +5,12 @@
   turbo is not visible, so per-cycle figures are upper bounds), on every ISA.
 - Memory: DRAM-sized data ([32, 2^20]), the minimal traffic (each input read once, each
   output written once) per second as a fraction of ``Tensor.copy_`` measured at the same
-  thread count, 1 and 2 threads.
+  thread count, 1 and 2 threads; for the 16-bit LIF rows also the speed-up in neuron-steps per
+  second over float32.
+- The LIF as users call it: ``F.lif`` under no_grad and forward+backward through autograd,
+  both with fresh outputs.
 
-The LIF rows time the ``_out`` ops (preallocated outputs: the kernel alone); the other
+The first LIF rows time the ``_out`` ops (preallocated outputs: the kernel alone); the other
 families return fresh outputs (their allocation is in the time). Writes
 bench/results/ceilings_cpu.{md,json}.
 """
@@ -38,24 +41,48 @@ def nominal_hz() -> float:
     return float("nan")
 
 
+def lif_cases(T: int, N: int, dtype):
+    """The LIF rows at one dtype: the `_out` kernels, then what users call (fresh outputs, autograd)."""
+    b = dtype.itemsize
+    x = (torch.randn(T, N) * 0.6 + 0.4).to(dtype)
+    g = torch.randn(T, N).to(dtype)
+    one = torch.ones((), dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+    alpha, gamma, theta = one * 0.9, one, one
+    spikes, saved_h, grad_x = (torch.empty(T, N, dtype=dtype) for _ in range(3))
+    v = torch.empty(N, dtype=one.dtype)
+    no_save = torch.empty(0, dtype=dtype)
+    fwd = (x, None, alpha, gamma, theta, 0, 0.0, False)
+    name = str(dtype)[6:]
+    yield "LIF forward", name, 2 * b, lambda: OPS.lif_forward_out(*fwd, spikes, v, no_save)
+    OPS.lif_forward_out(*fwd, spikes, v, saved_h)
+    yield "LIF forward, saving h", name, 3 * b, lambda: OPS.lif_forward_out(*fwd, spikes, v, saved_h)
+    bwd = (g, saved_h, alpha, gamma, theta, 0, 0.0, False, False, 0, 1.0, 2.0)
+    yield "LIF backward", name, 3 * b, lambda: OPS.lif_backward_out(*bwd, grad_x)
+    if dtype == torch.float64:
+        return
+
+    def no_grad_forward():
+        with torch.no_grad():
+            F.lif(x, decay=0.9)
+
+    def autograd_forward_backward():
+        with torch.enable_grad():
+            spikes, _ = F.lif(x.detach().requires_grad_(), decay=0.9)
+            spikes.backward(g)
+
+    yield "F.lif under no_grad (fresh outputs)", name, 2 * b, no_grad_forward
+    yield "F.lif forward+backward, autograd", name, 6 * b, autograd_forward_backward
+
+
 def cases(T: int, N: int):
     """(family, dtype, bytes per neuron-step, run) for every kernel family at [T, N]."""
+    for dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
+        yield from lif_cases(T, N, dtype)
     for dtype in (torch.float32, torch.float64):
         b = dtype.itemsize
         x = (torch.randn(T, N) * 0.6 + 0.4).to(dtype)
         g = torch.randn(T, N).to(dtype)
-        one = torch.ones((), dtype=dtype)
-        alpha, gamma, theta = one * 0.9, one, one
-        spikes, v, saved_h, grad_x = (torch.empty(T, N, dtype=dtype), torch.empty(N, dtype=dtype),
-                                      torch.empty(T, N, dtype=dtype), torch.empty(T, N, dtype=dtype))
-        no_save = torch.empty(0, dtype=dtype)
-        fwd = (x, None, alpha, gamma, theta, 0, 0.0, False)
         name = str(dtype)[6:]
-        yield "LIF forward", name, 2 * b, lambda: OPS.lif_forward_out(*fwd, spikes, v, no_save)
-        OPS.lif_forward_out(*fwd, spikes, v, saved_h)
-        yield "LIF forward, saving h", name, 3 * b, lambda: OPS.lif_forward_out(*fwd, spikes, v, saved_h)
-        bwd = (g, saved_h, alpha, gamma, theta, 0, 0.0, False, False, 0, 1.0, 2.0)
-        yield "LIF backward", name, 3 * b, lambda: OPS.lif_backward_out(*bwd, grad_x)
         yield "soft-LIF forward", name, 2 * b, lambda: F.soft_lif(x)
         consts = (0.02, 0.002, 0.02, 1.0, 0.063)
         yield "soft-LIF backward", name, 3 * b, lambda: OPS.soft_lif_backward(g, x, *consts)
@@ -77,7 +104,7 @@ def main() -> int:
     hz = nominal_hz()
     isas = [i for i in ("scalar", "avx2", "avx512") if _C.cpu_isa_supported(i)]
     rows = {}
-    with torch.inference_mode():
+    with torch.no_grad():  # the autograd rows turn grad mode back on
         torch.set_num_threads(1)
         for isa in isas:
             os.environ["SPIKEOPS_CPU_ISA"] = isa
@@ -92,8 +119,10 @@ def main() -> int:
             torch.set_num_threads(n_threads)
             copies[n_threads] = copy_bandwidth(args.repeats)
             for family, dtype, nbytes, run in cases(*DRAM):
-                gbs = DRAM[0] * DRAM[1] * nbytes / median_time(run, args.repeats) / 1e9
+                seconds = median_time(run, args.repeats)
+                gbs = DRAM[0] * DRAM[1] * nbytes / seconds / 1e9
                 rows[(family, dtype)][f"dram_{n_threads}"] = gbs / copies[n_threads]
+                rows[(family, dtype)][f"dram_rate_{n_threads}"] = DRAM[0] * DRAM[1] / seconds
                 print(f"DRAM, {n_threads} thread(s) {family:<26} {dtype:<8} {gbs:6.1f} GB/s "
                       f"{gbs / copies[n_threads]:.2f} of copy", flush=True)
         torch.set_num_threads(threads)
@@ -106,11 +135,15 @@ def main() -> int:
     columns = [("kernel", "l"), ("dtype", "l")]
     columns += [(f"L2, 1 thread, {isa}: G steps/s (per cycle)", "r") for isa in isas]
     columns += [(f"DRAM, {n} thread(s): of copy", "r") for n in thread_counts]
+    columns += [(f"DRAM, {thread_counts[-1]} thread(s): steps/s vs float32", "r")]
 
     def cells(r):
         out = [r["family"], r["dtype"]]
         out += [f"{r[f'cache_{isa}'] / 1e9:.2f} ({r[f'cache_{isa}'] / hz:.2f})" for isa in isas]
         out += [f"{r[f'dram_{n}']:.2f}" for n in thread_counts]
+        f32 = rows.get((r["family"], "float32"))
+        n = thread_counts[-1]
+        out.append(f"{r[f'dram_rate_{n}'] / f32[f'dram_rate_{n}']:.2f}" if f32 and r["dtype"] != "float32" else "")
         return out
 
     copy_text = ", ".join(f"{n} thread(s) {copies[n]:.1f} GB/s" for n in thread_counts)
@@ -119,7 +152,11 @@ def main() -> int:
                    f"nominal {hz / 1e9:.2f} GHz (an upper bound where the VM turbo-boosts)",
                    f"DRAM-sized [T, N] = {list(DRAM)}: minimal traffic per second over `copy_` at the same thread "
                    f"count ({copy_text}); ISA {best}",
-                   "LIF rows: the `_out` ops into preallocated outputs; other families return fresh outputs"],
+                   "LIF rows: the `_out` ops into preallocated outputs, then `F.lif` as users call it (fresh "
+                   "outputs; forward+backward counts 6 elements per neuron-step: x, spikes, h, grad spikes, h, "
+                   "grad x); other families return fresh outputs",
+                   "16-bit rows: the LIF kernels on float16/bfloat16 data with float32 state; the last column is "
+                   "their neuron-steps per second over float32's at DRAM size"],
                   columns, cells, list(rows.values()))
     return 0
 

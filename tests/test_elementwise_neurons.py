@@ -109,10 +109,10 @@ def test_soft_lif_rejects_bad_constants(bad):
 
 
 def test_soft_lif_rejects_bad_input():
-    with pytest.raises(TypeError, match="x must be a float32 or float64 tensor"):
+    with pytest.raises(TypeError, match="x must be a float32, float64, float16 or bfloat16 tensor"):
         F.soft_lif(torch.arange(3))
-    with pytest.raises(TypeError, match="x must be a float32 or float64 tensor"):
-        torch.ops.spikeops.soft_lif(torch.randn(3).half(), 0.02, 0.002, 0.02, 1.0, 0.063)
+    with pytest.raises(TypeError, match="x must be a float32, float64, float16 or bfloat16 tensor"):
+        torch.ops.spikeops.soft_lif(torch.randn(3).to(torch.float8_e4m3fn), 0.02, 0.002, 0.02, 1.0, 0.063)
 
 
 # ----------------------------------------------------------------------------- FS neuron
@@ -221,7 +221,7 @@ def test_fs_fit_any_callable():
 
 def test_fs_neuron_rejects_bad_input():
     h = torch.ones(4)
-    with pytest.raises(TypeError, match="x must be a float32 or float64 tensor"):
+    with pytest.raises(TypeError, match="x must be a float32, float64, float16 or bfloat16 tensor"):
         F.fs_neuron(torch.arange(3), h, h, h)
     with pytest.raises(ValueError, match="K in \\[1, 64\\]"):
         F.fs_neuron(torch.randn(3), torch.ones(65), torch.ones(65), torch.ones(65))

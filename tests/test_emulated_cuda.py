@@ -261,6 +261,9 @@ def test_soft_lif(N, dtype):
     got_g = EMU.soft_lif_backward(gd, xd, *SOFT_LIF)
     want_g = CPU.soft_lif_backward(gd.to(compute), xd.to(compute), *SOFT_LIF).to(dtype)
     assert torch.equal(got_g, want_g)
+    # The CPU ops take the 16-bit data themselves, with the same bits.
+    assert torch.equal(CPU.soft_lif(xd, *SOFT_LIF), got)
+    assert torch.equal(CPU.soft_lif_backward(gd, xd, *SOFT_LIF), got_g)
 
 
 # ---------------------------------------------------------------- FS neuron
@@ -298,6 +301,12 @@ def test_fs_neuron(N, K, dtype):
         torch.testing.assert_close(a, b, **tol)
     gx_only = EMU.fs_neuron_backward(g, x, h, d, th, *sg, False)[0]
     assert torch.equal(gx_only, gx)
+    cpu_out, cpu_spikes = CPU.fs_neuron(x, h, d, th, *sg, True)  # the CPU op on the data's own dtype
+    assert cpu_out.dtype == dtype and torch.equal(cpu_out, out) and torch.equal(cpu_spikes, spikes)
+    cpu_grads = CPU.fs_neuron_backward(g, x, h, d, th, *sg, True)
+    assert torch.equal(cpu_grads[0], gx)
+    for a, b in zip((gh, gd, gt), cpu_grads[1:]):
+        torch.testing.assert_close(a, b, **tol)
     again = EMU.fs_neuron_backward(g, x, h, d, th, *sg, True)
     assert all(torch.equal(a, b) for a, b in zip(again, (gx, gh, gd, gt)))  # deterministic
 

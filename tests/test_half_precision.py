@@ -174,3 +174,22 @@ def test_autocast_under_torch_compile():
     got, net = train_conv_snn(autocast=True, compile_backend="aot_eager", steps=2)
     assert net.spike_dtype == torch.bfloat16
     assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=str)
+def test_element_wise_neurons_take_16bit_data(dtype):
+    """soft-LIF and the FS neuron on 16-bit CPU data: the float32 kernels on the widened values, rounded
+    (what the CUDA kernels compute); inside autocast a Linear feeds them directly."""
+    x = (torch.randn(3000) * 3).to(dtype)
+    assert torch.equal(F.soft_lif(x), F.soft_lif(x.float()).to(dtype))
+    h = 2.0 ** -torch.arange(8, dtype=torch.float32) * 8
+    out = F.fs_neuron(x, h, h, h)
+    assert out.dtype == dtype and torch.equal(out, F.fs_neuron(x.float(), h, h, h).to(dtype))
+
+    lin = torch.nn.Linear(20, 30)
+    inp = torch.randn(16, 20, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        r = F.soft_lif(lin(inp))
+    assert r.dtype == torch.bfloat16
+    r.float().sum().backward()
+    assert inp.grad is not None and lin.weight.grad.dtype == torch.float32

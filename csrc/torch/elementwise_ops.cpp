@@ -17,7 +17,18 @@ namespace {
 
 using at::Tensor;
 
-void check_data(const Tensor& x, const char* name) { check_kernel_dtype(x, name, /*cuda_double=*/true); }
+void check_data(const Tensor& x, const char* name) {
+  check_kernel_dtype(x, name, /*cuda_double=*/true, /*cpu_16bit=*/true);
+}
+
+// 16-bit data on the CPU runs the float32 kernels on the widened values, each output
+// rounded to nearest even: the CUDA kernels' float32 arithmetic and rounding
+// (docs/math.md §9). These neurons are compute-bound, so the conversions cost little.
+bool widened_on_cpu(const Tensor& x) {
+  const auto dtype = x.scalar_type();
+  return !x.is_meta() && x.device().is_cpu() && !uses_cuda_kernels(x) &&
+         (dtype == at::kHalf || dtype == at::kBFloat16);
+}
 
 Tensor same_as(const Tensor& t, const Tensor& x, const char* name) {
   TORCH_CHECK_VALUE(t.sym_sizes() == x.sym_sizes(), name, " must have x's shape ", x.sym_sizes(), ", got ",
@@ -57,6 +68,8 @@ void run_soft_lif(const SoftLifTensors& t) {
 Tensor soft_lif_impl(const Tensor& x, double tau_rc, double tau_ref, double smoothing, double gain,
                      double amplitude) {
   check_data(x, "x");
+  if (widened_on_cpu(x))
+    return soft_lif_impl(x.to(at::kFloat), tau_rc, tau_ref, smoothing, gain, amplitude).to(x.scalar_type());
   SoftLifTensors t{x.contiguous(), Tensor(), Tensor(), soft_lif_params(tau_rc, tau_ref, smoothing, gain, amplitude)};
   t.out = at::empty_like(t.x);
   run_soft_lif(t);
@@ -66,6 +79,10 @@ Tensor soft_lif_impl(const Tensor& x, double tau_rc, double tau_ref, double smoo
 Tensor soft_lif_backward_impl(const Tensor& grad_out, const Tensor& x, double tau_rc, double tau_ref,
                               double smoothing, double gain, double amplitude) {
   check_data(x, "x");
+  if (widened_on_cpu(x))
+    return soft_lif_backward_impl(same_as(grad_out, x, "grad_out").to(at::kFloat), x.to(at::kFloat), tau_rc,
+                                  tau_ref, smoothing, gain, amplitude)
+        .to(x.scalar_type());
   SoftLifTensors t{x.contiguous(), Tensor(), Tensor(), soft_lif_params(tau_rc, tau_ref, smoothing, gain, amplitude)};
   t.grad_out = same_as(grad_out, t.x, "grad_out");
   t.out = at::empty_like(t.x);
@@ -113,6 +130,12 @@ FsTensors fs_tensors(const Tensor& x, const Tensor& h, const Tensor& d, const Te
 
 std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, const Tensor& d, const Tensor& threshold,
                                           int64_t surrogate, double sg_height, double sg_width, bool count_spikes) {
+  if (widened_on_cpu(x)) {
+    check_data(x, "x");
+    auto [out, spikes] = fs_neuron_impl(x.to(at::kFloat), h, d, threshold, surrogate, sg_height, sg_width,
+                                        count_spikes);
+    return {out.to(x.scalar_type()), spikes};
+  }
   FsTensors t = fs_tensors(x, h, d, threshold, surrogate, sg_height, sg_width);
   t.out = at::empty_like(t.x);
   t.spikes = count_spikes ? at::empty_symint(t.x.sym_sizes(), t.x.options().dtype(at::kByte))
@@ -151,6 +174,13 @@ void run_fs_backward(const FsTensors& t) {
 std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
     const Tensor& grad_out, const Tensor& x, const Tensor& h, const Tensor& d, const Tensor& threshold,
     int64_t surrogate, double sg_height, double sg_width, bool need_grad_coef) {
+  if (widened_on_cpu(x)) {
+    check_data(x, "x");
+    auto [grad_x, grad_h, grad_d, grad_threshold] =
+        fs_neuron_backward_impl(same_as(grad_out, x, "grad_out").to(at::kFloat), x.to(at::kFloat), h, d, threshold,
+                                surrogate, sg_height, sg_width, need_grad_coef);
+    return {grad_x.to(x.scalar_type()), grad_h, grad_d, grad_threshold};
+  }
   FsTensors t = fs_tensors(x, h, d, threshold, surrogate, sg_height, sg_width);
   t.grad_out = same_as(grad_out, t.x, "grad_out");
   t.out = at::empty_like(t.x);
