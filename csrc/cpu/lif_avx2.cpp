@@ -16,4 +16,7 @@ SPIKEOPS_DEFINE(Float16)
 SPIKEOPS_DEFINE(BFloat16)
 #undef SPIKEOPS_DEFINE
 
+void lif_forward_avx2(const LifForwardArgs<double>& a, int64_t b, int64_t e) { forward_range<Avx2F64Isa>(a, b, e); }
+void lif_backward_avx2(const LifBackwardArgs<double>& a, int64_t b, int64_t e) { backward_range<Avx2F64Isa>(a, b, e); }
+
 }  // namespace spikeops::cpu

@@ -3,8 +3,8 @@
 // Each ISA's translation unit includes this once. Everything here has internal
 // linkage so that code built with one ISA's flags never stands in for another's.
 //
-// Neurons are processed in blocks of kNeuronBlock: for each step t the block's
-// row of every [T, N] buffer is a contiguous run (8 KiB for float32), which the
+// Neurons are processed in blocks of kBlockOf<S>: for each step t the block's
+// row of every [T, N] buffer is a contiguous run of 8 KiB, which the
 // hardware prefetcher streams well, while the block's state stays in L1. Lanes
 // left over at the end of a block go through the scalar policy, which computes
 // the same IEEE operations in the same order, so every ISA gives identical bits.
@@ -45,6 +45,11 @@ struct ScalarIsa {
   static void store_stream(H* p, V v) { p->bits = H::narrow(v); }
 };
 
+
+// Neurons per block: each row of a block is an 8 KiB run of S, which the hardware
+// prefetchers stream well, and the block's state stays in L1.
+template <class S>
+constexpr int64_t kBlockOf = 8192 / static_cast<int64_t>(sizeof(S));
 
 // Calls f.template operator()<Policy>(i) for i in [0, count): full vectors, then scalar lanes.
 template <class I, class S, class F>
@@ -173,7 +178,9 @@ inline void store_output(S* p, typename P::V v) {
 template <bool Stream, class P, class S>
 inline void store_saved_h(S* p, typename P::V h, typename P::V theta) {
   using V = typename P::V;
-  if constexpr (is_16bit<S>) {
+  if constexpr (is_16bit<S> && P::kWidth == 1) {
+    P::store(p, S::widen(saved_h_bits<S>(h, theta, S::narrow(h))));
+  } else if constexpr (is_16bit<S>) {
     V r = P::template round_to<S>(h);
     const auto fired = gt(h, theta), fired_r = gt(r, theta);
     const V inf(INFINITY);
@@ -192,7 +199,7 @@ inline void store_saved_h(S* p, typename P::V h, typename P::V theta) {
 }
 
 // Whether the [T, N] outputs can be streamed: requested, and every row of every
-// block starts on a cache line (blocks are kNeuronBlock neurons apart).
+// block starts on a cache line (ranges start at multiples of kNeuronBlock neurons).
 template <class S, class... Ptr>
 inline bool stream_aligned(bool requested, int64_t N, const Ptr*... outputs) {
   const auto aligned = [](const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 64 == 0; };
@@ -204,7 +211,7 @@ inline bool stream_aligned(bool requested, int64_t N, const Ptr*... outputs) {
 // vector loop holds the configured step and nothing else.
 template <class I, bool Uniform, bool Stream, class C, class S, class F>
 void forward_block(const LifForwardArgs<S, F>& a, const C& c, int64_t n0, int64_t count) {
-  alignas(64) F v[kNeuronBlock], r[kNeuronBlock], age[kNeuronBlock];
+  alignas(64) F v[kBlockOf<S>], r[kBlockOf<S>], age[kBlockOf<S>];
   for (int64_t i = 0; i < count; ++i) {
     const int64_t n = n0 + i;
     v[i] = a.v0 ? a.v0[n] : static_cast<F>(c.v_reset);
@@ -254,7 +261,7 @@ void forward_block(const LifForwardArgs<S, F>& a, const C& c, int64_t n0, int64_
 // and optional gradients are read without branches or behind predictable ones.
 template <class I, class C, class S, class F>
 void backward_block(const LifBackwardArgs<S, F>& a, const C& c, bool stream, int64_t n0, int64_t count) {
-  alignas(64) F g_next[kNeuronBlock], g_alpha[kNeuronBlock], g_gamma[kNeuronBlock], g_theta[kNeuronBlock];
+  alignas(64) F g_next[kBlockOf<S>], g_alpha[kBlockOf<S>], g_gamma[kBlockOf<S>], g_theta[kBlockOf<S>];
   std::fill_n(g_next, count, F(0));
   std::fill_n(g_alpha, count, F(0));
   std::fill_n(g_gamma, count, F(0));
@@ -316,8 +323,8 @@ void forward_range(const LifForwardArgs<S, F>& a, int64_t n_begin, int64_t n_end
   with_static_config<false>(a.cfg, [&](const auto& c) {
     bool_switch(uniform, [&](auto uniform_params) {
       bool_switch(stream, [&](auto streamed) {
-        for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
-          forward_block<I, uniform_params, streamed>(a, c, n0, std::min(kNeuronBlock, n_end - n0));
+        for (int64_t n0 = n_begin; n0 < n_end; n0 += kBlockOf<S>)
+          forward_block<I, uniform_params, streamed>(a, c, n0, std::min(kBlockOf<S>, n_end - n0));
       });
     });
   });
@@ -328,8 +335,8 @@ template <class I, class S, class F>
 void backward_range(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_end) {
   const bool stream = stream_aligned<S>(a.stream_outputs, a.N, a.grad_x);
   with_static_config<true>(a.cfg, [&](const auto& c) {
-    for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
-      backward_block<I>(a, c, stream, n0, std::min(kNeuronBlock, n_end - n0));
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += kBlockOf<S>)
+      backward_block<I>(a, c, stream, n0, std::min(kBlockOf<S>, n_end - n0));
   });
   I::fence();
 }

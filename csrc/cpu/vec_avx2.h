@@ -5,6 +5,8 @@
 
 #include <immintrin.h>
 
+#include <cmath>
+
 #include <type_traits>
 
 #include "spikeops/half.h"
@@ -53,6 +55,40 @@ static inline F32x8 split_exponent(F32x8 x, F32x8& e) {
 }
 static inline F32x8 vlog(F32x8 x) { return log_f32(x); }
 
+// 4 double lanes (the float64 LIF kernels). exp calls the C library per lane, as the
+// scalar kernel does, so every ISA gives the same bits.
+struct F64x4 {
+  __m256d v;
+  F64x4() = default;
+  F64x4(__m256d x) : v(x) {}
+  F64x4(double x) : v(_mm256_set1_pd(x)) {}
+};
+struct M4d {
+  __m256d m;
+};
+template <> struct MaskOf<F64x4> { using type = M4d; };
+
+static inline F64x4 operator+(F64x4 a, F64x4 b) { return _mm256_add_pd(a.v, b.v); }
+static inline F64x4 operator-(F64x4 a, F64x4 b) { return _mm256_sub_pd(a.v, b.v); }
+static inline F64x4 operator*(F64x4 a, F64x4 b) { return _mm256_mul_pd(a.v, b.v); }
+static inline F64x4 operator/(F64x4 a, F64x4 b) { return _mm256_div_pd(a.v, b.v); }
+static inline M4d gt(F64x4 a, F64x4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ)}; }
+static inline M4d lt(F64x4 a, F64x4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+static inline M4d eq(F64x4 a, F64x4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_EQ_OQ)}; }
+static inline M4d mask_and(M4d a, M4d b) { return {_mm256_and_pd(a.m, b.m)}; }
+static inline M4d mask_andnot(M4d a, M4d b) { return {_mm256_andnot_pd(b.m, a.m)}; }
+static inline F64x4 select(M4d m, F64x4 a, F64x4 b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
+static inline bool any(M4d m) { return _mm256_movemask_pd(m.m) != 0; }
+static inline F64x4 vabs(F64x4 a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v); }
+static inline F64x4 vmax(F64x4 a, F64x4 b) { return _mm256_max_pd(a.v, b.v); }
+static inline F64x4 vmin(F64x4 a, F64x4 b) { return _mm256_min_pd(a.v, b.v); }
+static inline F64x4 vexp(F64x4 x) {
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, x.v);
+  for (double& l : lanes) l = std::exp(l);
+  return _mm256_load_pd(lanes);
+}
+
 // 8 int32 lanes (include/spikeops/lif_fixed.h's primitives).
 struct I32x8 {
   __m256i v;
@@ -90,6 +126,27 @@ struct Avx2IntIsa {
     const __m256i ones = _mm256_srli_epi32(m.m, 31);
     const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(ones), _mm256_extracti128_si256(ones, 1));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(words, words));
+  }
+};
+
+struct Avx2F64Isa {
+  using V = F64x4;
+  static constexpr int64_t kWidth = 4;
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v.v); }
+  // Non-temporal store; p is 32-byte aligned.
+  static void store_stream(double* p, V v) { _mm256_stream_pd(p, v.v); }
+  static void fence() { _mm_sfence(); }
+  static V load_i32(const int32_t* p) { return _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static void store_i32(int32_t* p, V v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvttpd_epi32(v.v));
+  }
+  static V load_u16(const uint16_t* p) {
+    return _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+  static void store_u16(uint16_t* p, V v) {
+    const __m128i i = _mm256_cvttpd_epi32(vmin(v, F64x4(65535.0)).v);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi32(i, i));
   }
 };
 

@@ -1,9 +1,11 @@
 // AVX-512 versions of the primitives in include/spikeops/math.h: 16 float lanes,
-// k-register masks; and 16 int32 lanes for the fixed-point neuron. Included
+// k-register masks; 8 double lanes; and 16 int32 lanes for the fixed-point neuron. Included
 // only by the AVX-512 translation units.
 #pragma once
 
 #include <immintrin.h>
+
+#include <cmath>
 
 #include <type_traits>
 
@@ -57,6 +59,43 @@ static inline F32x16 split_exponent(F32x16 x, F32x16& e) {
 static inline F32x16 vexp(F32x16 x) { return exp_f32(x); }
 static inline F32x16 vlog(F32x16 x) { return log_f32(x); }
 
+// 8 double lanes (the float64 LIF kernels). exp calls the C library per lane, as the
+// scalar kernel does, so every ISA gives the same bits.
+struct F64x8 {
+  __m512d v;
+  F64x8() = default;
+  F64x8(__m512d x) : v(x) {}
+  F64x8(double x) : v(_mm512_set1_pd(x)) {}
+};
+struct M8d {
+  __mmask8 m;
+};
+template <> struct MaskOf<F64x8> { using type = M8d; };
+
+static inline F64x8 operator+(F64x8 a, F64x8 b) { return _mm512_add_pd(a.v, b.v); }
+static inline F64x8 operator-(F64x8 a, F64x8 b) { return _mm512_sub_pd(a.v, b.v); }
+static inline F64x8 operator*(F64x8 a, F64x8 b) { return _mm512_mul_pd(a.v, b.v); }
+static inline F64x8 operator/(F64x8 a, F64x8 b) { return _mm512_div_pd(a.v, b.v); }
+static inline M8d gt(F64x8 a, F64x8 b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+static inline M8d lt(F64x8 a, F64x8 b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
+static inline M8d eq(F64x8 a, F64x8 b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+static inline M8d mask_and(M8d a, M8d b) { return {static_cast<__mmask8>(a.m & b.m)}; }
+static inline M8d mask_andnot(M8d a, M8d b) { return {static_cast<__mmask8>(a.m & ~b.m)}; }
+static inline F64x8 select(M8d m, F64x8 a, F64x8 b) { return _mm512_mask_blend_pd(m.m, b.v, a.v); }
+static inline bool any(M8d m) { return m.m != 0; }
+static inline F64x8 vabs(F64x8 a) {
+  return _mm512_castsi512_pd(
+      _mm512_and_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(0x7fffffffffffffffLL)));
+}
+static inline F64x8 vmax(F64x8 a, F64x8 b) { return _mm512_max_pd(a.v, b.v); }
+static inline F64x8 vmin(F64x8 a, F64x8 b) { return _mm512_min_pd(a.v, b.v); }
+static inline F64x8 vexp(F64x8 x) {
+  alignas(64) double lanes[8];
+  _mm512_store_pd(lanes, x.v);
+  for (double& l : lanes) l = std::exp(l);
+  return _mm512_load_pd(lanes);
+}
+
 // 16 int32 lanes (include/spikeops/lif_fixed.h's primitives), masks as for floats.
 struct I32x16 {
   __m512i v;
@@ -91,6 +130,30 @@ struct Avx512IntIsa {
   static void store(int32_t* p, V v) { _mm512_storeu_si512(p, v.v); }
   static void store_spikes(uint8_t* p, M16 m) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_maskz_set1_epi32(m.m, 1)));
+  }
+};
+
+struct Avx512F64Isa {
+  using V = F64x8;
+  static constexpr int64_t kWidth = 8;
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, V v) { _mm512_storeu_pd(p, v.v); }
+  // Non-temporal store; p is 64-byte aligned.
+  static void store_stream(double* p, V v) { _mm512_stream_pd(p, v.v); }
+  static void fence() { _mm_sfence(); }
+  static V load_i32(const int32_t* p) {
+    return _mm512_cvtepi32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static void store_i32(int32_t* p, V v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvttpd_epi32(v.v));
+  }
+  static V load_u16(const uint16_t* p) {
+    return _mm512_cvtepi32_pd(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  static void store_u16(uint16_t* p, V v) {
+    const __m256i i = _mm512_cvttpd_epi32(vmin(v, F64x8(65535.0)).v);
+    const __m256i words = _mm512_cvtepi32_epi16(_mm512_castsi256_si512(i));  // the low 8 are ours
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(words));
   }
 };
 

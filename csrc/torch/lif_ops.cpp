@@ -121,9 +121,8 @@ void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init
     using Args = LifForwardArgs<S, StateOf<S>>;
     Args a = forward_args<S, StateOf<S>>(t, cfg, age_init);
     a.stream_outputs = t.x.nbytes() >= kStreamOutputBytes;
-    CpuKernels<Args> kernels{cpu::lif_forward_scalar, nullptr, nullptr};  // float64: scalar only
-    if constexpr (!std::is_same_v<S, double>) kernels = {cpu::lif_forward_scalar, cpu::lif_forward_avx2, cpu::lif_forward_avx512};
-    run_cpu(kernels, a, a.N, cpu::kNeuronBlock, a.T);
+    run_cpu(CpuKernels<Args>{cpu::lif_forward_scalar, cpu::lif_forward_avx2, cpu::lif_forward_avx512}, a, a.N, cpu::kNeuronBlock,
+            a.T);
   });
 }
 
@@ -137,9 +136,8 @@ void run_backward(const BackwardTensors& t, const LifConfig& cfg, int64_t age_in
     using Args = LifBackwardArgs<S, StateOf<S>>;
     Args a = backward_args<S, StateOf<S>>(t, cfg, age_init);
     a.stream_outputs = t.saved_h.nbytes() >= kStreamOutputBytes;
-    CpuKernels<Args> kernels{cpu::lif_backward_scalar, nullptr, nullptr};  // float64: scalar only
-    if constexpr (!std::is_same_v<S, double>) kernels = {cpu::lif_backward_scalar, cpu::lif_backward_avx2, cpu::lif_backward_avx512};
-    run_cpu(kernels, a, a.N, cpu::kNeuronBlock, a.T);
+    run_cpu(CpuKernels<Args>{cpu::lif_backward_scalar, cpu::lif_backward_avx2, cpu::lif_backward_avx512}, a, a.N, cpu::kNeuronBlock,
+            a.T);
   });
 }
 

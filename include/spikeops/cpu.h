@@ -21,7 +21,7 @@ const char* isa_name(Isa isa);
 
 // The LIF kernels for [T, N] buffers of S: float and double with state of the
 // same type; Float16 and BFloat16 (include/spikeops/half.h) with float32 state,
-// parameters and arithmetic. float64 has the scalar kernel only.
+// parameters and arithmetic.
 #define SPIKEOPS_LIF_CPU_KERNELS(S, F)                                                      \
   void lif_forward_scalar(const LifForwardArgs<S, F>& a, int64_t n_begin, int64_t n_end);   \
   void lif_backward_scalar(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_end); \
@@ -32,9 +32,8 @@ const char* isa_name(Isa isa);
 SPIKEOPS_LIF_CPU_KERNELS(float, float)
 SPIKEOPS_LIF_CPU_KERNELS(Float16, float)
 SPIKEOPS_LIF_CPU_KERNELS(BFloat16, float)
+SPIKEOPS_LIF_CPU_KERNELS(double, double)
 #undef SPIKEOPS_LIF_CPU_KERNELS
-void lif_forward_scalar(const LifForwardArgs<double>& a, int64_t n_begin, int64_t n_end);
-void lif_backward_scalar(const LifBackwardArgs<double>& a, int64_t n_begin, int64_t n_end);
 
 // Element-wise neurons, elements [begin, end), S = float or double. fs_backward
 // takes a range of kFsBlock-element blocks and writes one partial sum of the
@@ -60,7 +59,8 @@ void lif_fixed_scalar(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
 void lif_fixed_avx2(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
 void lif_fixed_avx512(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
 
-// Neurons per block: each block runs all T steps with its state in L1.
+// The unit in which the glue splits neurons between threads (the LIF kernels
+// then run blocks of 8 KiB rows within each range).
 constexpr int64_t kNeuronBlock = 2048;
 
 }  // namespace spikeops::cpu
