@@ -38,7 +38,15 @@ struct ScalarIsa {
   template <class H>
   static V load(const H* p) { return H::widen(p->bits); }
   template <class H>
-  static V round_to(V v) { return H::widen(H::narrow(v)); }
+  static uint16_t narrow(H*, V v) { return H::narrow(v); }
+  template <class H>
+  static uint16_t exact_bits(H*, V v) { return H::narrow(v); }
+  template <class H>
+  static V widen(H*, uint16_t bits) { return H::widen(bits); }
+  template <class H>
+  static uint16_t load_bits(const H* p) { return p->bits; }
+  template <bool Stream, class H>
+  static void store_bits(H* p, uint16_t bits) { p->bits = bits; }
   template <class H>
   static void store(H* p, V v) { p->bits = H::narrow(v); }
   template <class H>
@@ -174,28 +182,40 @@ inline void store_output(S* p, typename P::V v) {
 
 // The saved pre-spike membrane. In a 16-bit S it keeps h's side of the threshold
 // (saved_h_bits, include/spikeops/half.h): rounded to nearest, and the rare lanes
-// where that crossed the threshold or overflowed are redone one by one.
+// where that crossed the threshold or overflowed a finite h to infinity (then r - h
+// is infinite) are redone one by one.
 template <bool Stream, class P, class S>
 inline void store_saved_h(S* p, typename P::V h, typename P::V theta) {
   using V = typename P::V;
-  if constexpr (is_16bit<S> && P::kWidth == 1) {
-    P::store(p, S::widen(saved_h_bits<S>(h, theta, S::narrow(h))));
-  } else if constexpr (is_16bit<S>) {
-    V r = P::template round_to<S>(h);
-    const auto fired = gt(h, theta), fired_r = gt(r, theta);
-    const V inf(INFINITY);
-    if (any(mask_andnot(fired, fired_r)) || any(mask_andnot(fired_r, fired)) ||
-        any(mask_andnot(eq(vabs(r), inf), eq(vabs(h), inf)))) {
-      alignas(64) float hs[P::kWidth], ths[P::kWidth], rs[P::kWidth];
+  if constexpr (!is_16bit<S>) {
+    store_output<Stream, P>(p, h);
+  } else {
+    auto bits = P::narrow(p, h);
+    const V r = P::widen(p, bits);
+    const auto redo = mask_or(mask_xor(gt(h, theta), gt(r, theta)), eq(vabs(r - h), V(INFINITY)));
+    if (any(redo)) {  // a few percent of vectors in bfloat16, whose steps are coarse
+      alignas(64) float hs[P::kWidth], ths[P::kWidth];
+      alignas(64) S fixed[P::kWidth];
       P::store(hs, h);
       P::store(ths, theta);
-      for (int64_t k = 0; k < P::kWidth; ++k) rs[k] = S::widen(saved_h_bits<S>(hs[k], ths[k], S::narrow(hs[k])));
-      r = P::load(rs);
+      P::template store_bits<false>(fixed, bits);
+      for (uint32_t lanes = lane_bits(redo); lanes != 0; lanes &= lanes - 1) {
+        const int k = __builtin_ctz(lanes);
+        fixed[k].bits = saved_h_bits<S>(hs[k], ths[k], fixed[k].bits);
+      }
+      bits = P::load_bits(fixed);
     }
-    store_output<Stream, P>(p, r);
-  } else {
-    store_output<Stream, P>(p, h);
+    P::template store_bits<Stream>(p, bits);
   }
+}
+
+// Spikes (0 or 1) are exact in every storage type: 16-bit ones skip the rounding.
+template <bool Stream, class P, class S>
+inline void store_spikes(S* p, typename P::V spike) {
+  if constexpr (is_16bit<S>)
+    P::template store_bits<Stream>(p, P::exact_bits(p, spike));
+  else
+    store_output<Stream, P>(p, spike);
 }
 
 // Whether the [T, N] outputs can be streamed: requested, and every row of every
@@ -232,7 +252,7 @@ void forward_block(const LifForwardArgs<S, F>& a, const C& c, int64_t n0, int64_
       NeuronState<V> st{P::load(v + i), c.refractory_on() ? P::load(r + i) : V(0.0f),
                         c.track_age ? P::load(age + i) : V(0.0f)};
       const StepOutput<V> o = lif_step_forward(c, p, st, P::load(x + i));
-      store_output<Stream, P>(spikes + i, o.spike);
+      store_spikes<Stream, P>(spikes + i, o.spike);
       if (saved_h) store_saved_h<Stream, P>(saved_h + i, o.h, p.theta);
       if (c.track_age) {
         if (saved_age) P::store_u16(saved_age + i, o.age);

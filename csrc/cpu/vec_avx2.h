@@ -34,8 +34,12 @@ static inline M8 lt(F32x8 a, F32x8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_
 static inline M8 eq(F32x8 a, F32x8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ)}; }
 static inline M8 mask_and(M8 a, M8 b) { return {_mm256_and_ps(a.m, b.m)}; }
 static inline M8 mask_andnot(M8 a, M8 b) { return {_mm256_andnot_ps(b.m, a.m)}; }
+static inline M8 mask_or(M8 a, M8 b) { return {_mm256_or_ps(a.m, b.m)}; }
+static inline M8 mask_xor(M8 a, M8 b) { return {_mm256_xor_ps(a.m, b.m)}; }
 static inline F32x8 select(M8 m, F32x8 a, F32x8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
 static inline bool any(M8 m) { return _mm256_movemask_ps(m.m) != 0; }
+// Bit k set where lane k of the mask is.
+static inline uint32_t lane_bits(M8 m) { return static_cast<uint32_t>(_mm256_movemask_ps(m.m)); }
 static inline F32x8 vabs(F32x8 a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
 static inline F32x8 vmax(F32x8 a, F32x8 b) { return _mm256_max_ps(a.v, b.v); }
 static inline F32x8 vmin(F32x8 a, F32x8 b) { return _mm256_min_ps(a.v, b.v); }
@@ -195,15 +199,29 @@ struct Avx2Isa {
     const __m256i lanes = narrow_bf16_lanes(v);
     return _mm_packus_epi32(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
   }
-  template <class H>
-  static V round_to(V v) {
-    if constexpr (std::is_same_v<H, Float16>) return _mm256_cvtph_ps(narrow(static_cast<H*>(nullptr), v));
-    else return _mm256_castsi256_ps(_mm256_slli_epi32(narrow_bf16_lanes(v), 16));
+  // The bits of values known to be exact in H (spikes: 0 or 1), without rounding.
+  static __m128i exact_bits(Float16*, V v) { return _mm256_cvtps_ph(v.v, _MM_FROUND_TO_NEAREST_INT); }
+  static __m128i exact_bits(BFloat16*, V v) {
+    const __m256i hi = _mm256_srli_epi32(_mm256_castps_si256(v.v), 16);
+    return _mm_packus_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+  }
+  static V widen(Float16*, __m128i bits) { return _mm256_cvtph_ps(bits); }
+  static V widen(BFloat16*, __m128i bits) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
   }
   template <class H>
-  static void store(H* p, V v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), narrow(p, v)); }
+  static __m128i load_bits(const H* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+  template <bool Stream, class H>
+  static void store_bits(H* p, __m128i bits) {
+    if constexpr (Stream)
+      _mm_stream_si128(reinterpret_cast<__m128i*>(p), bits);
+    else
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), bits);
+  }
   template <class H>
-  static void store_stream(H* p, V v) { _mm_stream_si128(reinterpret_cast<__m128i*>(p), narrow(p, v)); }
+  static void store(H* p, V v) { store_bits<false>(p, narrow(p, v)); }
+  template <class H>
+  static void store_stream(H* p, V v) { store_bits<true>(p, narrow(p, v)); }
 
  private:
   static __m256i narrow_bf16_lanes(V v) {  // the bfloat16 bits in the low half of each 32-bit lane

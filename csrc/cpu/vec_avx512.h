@@ -34,8 +34,12 @@ static inline M16 lt(F32x16 a, F32x16 b) { return {_mm512_cmp_ps_mask(a.v, b.v, 
 static inline M16 eq(F32x16 a, F32x16 b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)}; }
 static inline M16 mask_and(M16 a, M16 b) { return {static_cast<__mmask16>(a.m & b.m)}; }
 static inline M16 mask_andnot(M16 a, M16 b) { return {static_cast<__mmask16>(a.m & ~b.m)}; }
+static inline M16 mask_or(M16 a, M16 b) { return {static_cast<__mmask16>(a.m | b.m)}; }
+static inline M16 mask_xor(M16 a, M16 b) { return {static_cast<__mmask16>(a.m ^ b.m)}; }
 static inline F32x16 select(M16 m, F32x16 a, F32x16 b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
 static inline bool any(M16 m) { return m.m != 0; }
+// Bit k set where lane k of the mask is.
+static inline uint32_t lane_bits(M16 m) { return m.m; }
 static inline F32x16 vabs(F32x16 a) {
   return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff)));
 }
@@ -192,15 +196,28 @@ struct Avx512Isa {
     return _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
   static __m256i narrow(BFloat16*, V v) { return _mm512_cvtepi32_epi16(narrow_bf16_lanes(v)); }
-  template <class H>
-  static V round_to(V v) {
-    if constexpr (std::is_same_v<H, Float16>) return _mm512_cvtph_ps(narrow(static_cast<H*>(nullptr), v));
-    else return _mm512_castsi512_ps(_mm512_slli_epi32(narrow_bf16_lanes(v), 16));
+  // The bits of values known to be exact in H (spikes: 0 or 1), without rounding.
+  static __m256i exact_bits(Float16*, V v) { return _mm512_cvtps_ph(v.v, _MM_FROUND_TO_NEAREST_INT); }
+  static __m256i exact_bits(BFloat16*, V v) {
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v.v), 16));
+  }
+  static V widen(Float16*, __m256i bits) { return _mm512_cvtph_ps(bits); }
+  static V widen(BFloat16*, __m256i bits) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
   }
   template <class H>
-  static void store(H* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow(p, v)); }
+  static __m256i load_bits(const H* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  template <bool Stream, class H>
+  static void store_bits(H* p, __m256i bits) {
+    if constexpr (Stream)
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(p), bits);
+    else
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), bits);
+  }
   template <class H>
-  static void store_stream(H* p, V v) { _mm256_stream_si256(reinterpret_cast<__m256i*>(p), narrow(p, v)); }
+  static void store(H* p, V v) { store_bits<false>(p, narrow(p, v)); }
+  template <class H>
+  static void store_stream(H* p, V v) { store_bits<true>(p, narrow(p, v)); }
 
  private:
   static __m512i narrow_bf16_lanes(V v) {  // the bfloat16 bits in the low half of each 32-bit lane

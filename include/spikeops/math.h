@@ -27,6 +27,8 @@ template <class V> SPIKEOPS_HOST_DEVICE bool lt(V a, V b) { return a < b; }
 template <class V> SPIKEOPS_HOST_DEVICE bool eq(V a, V b) { return a == b; }
 SPIKEOPS_HOST_DEVICE bool mask_and(bool a, bool b) { return a && b; }
 SPIKEOPS_HOST_DEVICE bool mask_andnot(bool a, bool b) { return a && !b; }
+SPIKEOPS_HOST_DEVICE bool mask_or(bool a, bool b) { return a || b; }
+SPIKEOPS_HOST_DEVICE bool mask_xor(bool a, bool b) { return a != b; }
 template <class V> SPIKEOPS_HOST_DEVICE V select(bool m, V a, V b) { return m ? a : b; }
 #if !defined(__CUDA_ARCH__)
 // On the CPU the scalar select is written as bit operations: a compiler's branch
@@ -57,6 +59,8 @@ inline __attribute__((always_inline)) double vmin(double a, double b) { return s
 #endif
 // Whether any lane of the mask is set (a branch that lets whole vectors skip rare work).
 SPIKEOPS_HOST_DEVICE bool any(bool m) { return m; }
+// Bit k set where lane k of the mask is (one lane here).
+SPIKEOPS_HOST_DEVICE uint32_t lane_bits(bool m) { return m ? 1u : 0u; }
 SPIKEOPS_HOST_DEVICE float vabs(float a) { return fabsf(a); }
 SPIKEOPS_HOST_DEVICE double vabs(double a) { return fabs(a); }
 template <class V> SPIKEOPS_HOST_DEVICE V vmax(V a, V b) { return a > b ? a : b; }
