@@ -230,7 +230,7 @@ inline bool stream_aligned(bool requested, int64_t N, const Ptr*... outputs) {
 // buffers; the configuration is fixed at compile time (C, Uniform, Stream), so the
 // vector loop holds the configured step and nothing else.
 template <class I, bool Uniform, bool Stream, class C, class S, class F>
-void forward_block(const LifForwardArgs<S, F>& a, const C& c, int64_t n0, int64_t count) {
+void forward_block(const LifForwardArgs<S, F>& a, const C c, int64_t n0, int64_t count) {
   alignas(64) F v[kBlockOf<S>], r[kBlockOf<S>], age[kBlockOf<S>];
   for (int64_t i = 0; i < count; ++i) {
     const int64_t n = n0 + i;
@@ -280,7 +280,7 @@ void forward_block(const LifForwardArgs<S, F>& a, const C& c, int64_t n0, int64_
 // compile-time choice here (the surrogate multiplies the combinations); parameters
 // and optional gradients are read without branches or behind predictable ones.
 template <class I, class C, class S, class F>
-void backward_block(const LifBackwardArgs<S, F>& a, const C& c, bool stream, int64_t n0, int64_t count) {
+void backward_block(const LifBackwardArgs<S, F>& a, const C c, bool stream, int64_t n0, int64_t count) {
   alignas(64) F g_next[kBlockOf<S>], g_alpha[kBlockOf<S>], g_gamma[kBlockOf<S>], g_theta[kBlockOf<S>];
   std::fill_n(g_next, count, F(0));
   std::fill_n(g_alpha, count, F(0));
