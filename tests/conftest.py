@@ -100,6 +100,25 @@ DEVICE_CONFIGS = {
 }
 
 
+def device_lif_inputs(T, N, per_neuron, refractory, seed=0, wide_grads=False):
+    """Inputs of the raw LIF ops for the device/dtype comparisons: x, (decay, gain, threshold),
+    (v0, r0, a0), grad spikes, grad v. wide_grads spreads the spike gradients over 12 decades
+    (float16 subnormals, underflow to zero, values near its largest)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(T, N, generator=gen) * 1.2 + 0.45
+    scale = torch.logspace(-9, 3.5, T * N)[torch.randperm(T * N, generator=gen)].view(T, N) if wide_grads else 1.0
+    if per_neuron:
+        params = (torch.rand(N, generator=gen) * 0.6 + 0.4, torch.rand(N, generator=gen) * 0.5 + 0.75,
+                  torch.rand(N, generator=gen) * 0.8 + 0.6)
+    else:
+        params = (torch.tensor(0.8), torch.tensor(0.9), torch.tensor(1.1))
+    state = (torch.randn(N, generator=gen) * 0.5,
+             torch.randint(0, refractory + 1, (N,), generator=gen, dtype=torch.int32),
+             torch.randint(0, 5, (N,), generator=gen, dtype=torch.int32))
+    g_s, g_v = torch.randn(T, N, generator=gen) * scale, torch.randn(N, generator=gen)
+    return x, params, state, g_s, g_v
+
+
 def lif_forward_args(T=5, N=23, grad=True, per_neuron=False, **overrides):
     """Positional arguments of torch.ops.spikeops.lif_forward for a random [T, N] case."""
     cfg = dict(OP_DEFAULTS, **overrides)

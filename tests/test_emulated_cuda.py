@@ -29,7 +29,7 @@ import pytest
 import torch
 
 from spikeops import reference as R
-from conftest import DEVICE_CONFIGS, LIF_CASES, OP_DEFAULTS, SURROGATES
+from conftest import DEVICE_CONFIGS, LIF_CASES, OP_DEFAULTS, SURROGATES, device_lif_inputs
 from spikeops.kinds import ResetMode, SurrogateKind
 
 
@@ -78,24 +78,9 @@ def lif_backward(ops, g_s, g_v, saved_h, saved_age, x, state, params, cfg):
     return ops.lif_backward(g_s, g_v, saved_h, saved_age, x, v0, a0, *params, *cfg, 1000, True, True, True, True)
 
 
-def make_inputs(T, N, per_neuron, refractory, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(T, N, generator=gen) * 1.2 + 0.45
-    if per_neuron:
-        params = (torch.rand(N, generator=gen) * 0.6 + 0.4, torch.rand(N, generator=gen) * 0.5 + 0.75,
-                  torch.rand(N, generator=gen) * 0.8 + 0.6)
-    else:
-        params = (torch.tensor(0.8), torch.tensor(0.9), torch.tensor(1.1))
-    state = (torch.randn(N, generator=gen) * 0.5,
-             torch.randint(0, refractory + 1, (N,), generator=gen, dtype=torch.int32),
-             torch.randint(0, 5, (N,), generator=gen, dtype=torch.int32))
-    g_s, g_v = torch.randn(T, N, generator=gen), torch.randn(N, generator=gen)
-    return x, params, state, g_s, g_v
-
-
 def check_lif(T, N, dtype, cfg, per_neuron=True, refractory=0, track_age=True, return_ages=True, offset=0):
     """Forward and backward of the emulated CUDA kernels equal the CPU kernels (16-bit: rounded as stored)."""
-    x, params, state, g_s, g_v = make_inputs(T, N, per_neuron, refractory)
+    x, params, state, g_s, g_v = device_lif_inputs(T, N, per_neuron, refractory)
     stdb = cfg[5] in (SurrogateKind.stdb, SurrogateKind.stdb_float32)
     return_ages = return_ages and track_age
     x16, g16 = x.to(dtype), g_s.to(dtype)
@@ -155,7 +140,7 @@ def test_lif_16bit_cpu_kernels_equal_the_cuda_kernels(isa, dtype, config, N):
     """The CPU's own 16-bit kernels (every ISA) and the CUDA kernels: the same bits, outputs and gradients."""
     cfg = lif_config(**DEVICE_CONFIGS[config])
     refractory = {"zero-refractory-sigmoid": 2, "stdb": 1}.get(config, 0)
-    x, params, state, g_s, g_v = make_inputs(7, N, N % 2 == 1, refractory)
+    x, params, state, g_s, g_v = device_lif_inputs(7, N, N % 2 == 1, refractory)
     x16, g16 = x.to(dtype), g_s.to(dtype)
     track_age = config == "stdb"
     got = [lif_forward(ops, x16, state, params, cfg, track_age, track_age) for ops in (CPU, EMU)]
@@ -180,7 +165,7 @@ def test_long_run_with_scalar_parameters():
 @pytest.mark.parametrize("N", [4096, 4097])
 def test_out_variants(dtype, N):
     T = 5
-    x, params, state, g_s, _ = make_inputs(T, N, True, 0)
+    x, params, state, g_s, _ = device_lif_inputs(T, N, True, 0)
     x = x.to(dtype)
     cfg = (ResetMode.subtract, 0.0, False)  # reset, v_reset, deferred_reset
 

@@ -12,7 +12,7 @@ import torch
 import spikeops
 from spikeops import functional as F
 from spikeops import reference as R
-from conftest import DEVICE_CONFIGS, OP_DEFAULTS
+from conftest import DEVICE_CONFIGS, OP_DEFAULTS, device_lif_inputs
 
 OPS = torch.ops.spikeops
 HALF_DTYPES = [torch.float16, torch.bfloat16]
@@ -22,23 +22,6 @@ def config(name):
     c = dict(OP_DEFAULTS, **DEVICE_CONFIGS[name])
     return [c[k] for k in ("reset", "v_reset", "refractory", "deferred_reset", "detach_reset", "surrogate",
                            "sg_height", "sg_width")], c["track_age"]
-
-
-def inputs(T, N, per_neuron, refractory, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(T, N, generator=gen) * 1.2 + 0.45
-    # Gradients over 12 decades: float16 subnormals, underflow to zero, values near its largest.
-    scale = torch.logspace(-9, 3.5, T * N)[torch.randperm(T * N, generator=gen)].view(T, N)
-    g_s = torch.randn(T, N, generator=gen) * scale
-    if per_neuron:
-        params = (torch.rand(N, generator=gen) * 0.6 + 0.4, torch.rand(N, generator=gen) * 0.5 + 0.75,
-                  torch.rand(N, generator=gen) * 0.8 + 0.6)
-    else:
-        params = (torch.tensor(0.8), torch.tensor(0.9), torch.tensor(1.1))
-    state = (torch.randn(N, generator=gen) * 0.5,
-             torch.randint(0, refractory + 1, (N,), generator=gen, dtype=torch.int32),
-             torch.randint(0, 5, (N,), generator=gen, dtype=torch.int32))
-    return x, g_s, torch.randn(N, generator=gen), params, state
 
 
 def forward(x, state, params, cfg, track_age):
@@ -56,7 +39,7 @@ def backward(g_s, g_v, saved_h, saved_age, x, state, params, cfg):
 def test_16bit_kernels_equal_float32_kernels_rounded(isa, dtype, name, N):
     cfg, track_age = config(name)
     refractory = cfg[2]
-    x, g_s, g_v, params, state = inputs(7, N, per_neuron=N != 4096, refractory=refractory)
+    x, params, state, g_s, g_v = device_lif_inputs(7, N, N != 4096, refractory, wide_grads=True)
     x16, g16 = x.to(dtype), g_s.to(dtype)
     got = forward(x16, state, params, cfg, track_age)
     want = forward(x16.float(), state, params, cfg, track_age)

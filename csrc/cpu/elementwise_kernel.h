@@ -4,6 +4,7 @@
 #pragma once
 
 #include "lif_kernel.h"
+#include "unrolled.h"
 #include "spikeops/fs_neuron.h"
 #include "spikeops/soft_lif.h"
 
@@ -11,9 +12,13 @@ namespace spikeops::cpu {
 namespace {
 
 // out = rate(x), or out = grad_out * rate'(x) when a.grad_out is set.
+// Vectors per iteration: the rate is a chain of polynomials and divisions, the FS
+// output a chain of K compare-subtract steps; several chains in flight hide their latency.
+constexpr int kChains = 4;
+
 template <class I>
 void soft_lif_range(const SoftLifArgs<float>& a, int64_t begin, int64_t end) {
-  for_each_lane<I, float>(end - begin, [&]<class P>(int64_t i) {
+  for_each_lane<UnrolledIsa<I, kChains>, float>(end - begin, [&]<class P>(int64_t i) {
     using V = typename P::V;
     const int64_t k = begin + i;
     if (a.grad_out) {
@@ -29,7 +34,7 @@ void soft_lif_range(const SoftLifArgs<float>& a, int64_t begin, int64_t end) {
 // out = FS output of x; a.spikes (optional) = spikes per element.
 template <class I>
 void fs_forward_range(const FsArgs<float, float>& a, int64_t begin, int64_t end) {
-  for_each_lane<I, float>(end - begin, [&]<class P>(int64_t i) {
+  for_each_lane<UnrolledIsa<I, kChains>, float>(end - begin, [&]<class P>(int64_t i) {
     using V = typename P::V;
     const int64_t k = begin + i;
     V spikes(0.0f);
