@@ -87,7 +87,8 @@ def cases(T: int, N: int):
         consts = (0.02, 0.002, 0.02, 1.0, 0.063)
         yield "soft-LIF backward", name, 3 * b, lambda: OPS.soft_lif_backward(g, x, *consts)
         h = 2.0 ** -torch.arange(10, dtype=dtype) * 25
-        yield "FS forward (K = 10)", name, 2 * b, lambda: F.fs_neuron(x * 10, h, h, h)
+        x10 = x * 10
+        yield "FS forward (K = 10)", name, 2 * b, lambda: F.fs_neuron(x10, h, h, h)
     j = torch.rand(T, N) * 4
     yield "sub-step LIF forward", "float32", 8, lambda: F.lif_substep(j)
     a_in = (torch.rand(T, N) * 1200 - 300).to(torch.int32)

@@ -12,13 +12,14 @@ namespace spikeops::cpu {
 namespace {
 
 // out = rate(x), or out = grad_out * rate'(x) when a.grad_out is set.
-// Vectors per iteration: the rate is a chain of polynomials and divisions, the FS
-// output a chain of K compare-subtract steps; several chains in flight hide their latency.
-constexpr int kChains = 4;
+// Independent vectors per iteration: the rate is a chain of polynomials and divisions,
+// the FS output a chain of K compare-subtract steps; chains in flight hide their latency.
+// Measured on AVX-512 (bench/NOTES.md): soft-LIF 1.46x with 4, FS 1.08x with 2 (4: 1.03x).
+constexpr int kSoftLifChains = 4, kFsChains = 2;
 
 template <class I>
 void soft_lif_range(const SoftLifArgs<float>& a, int64_t begin, int64_t end) {
-  for_each_lane<UnrolledIsa<I, kChains>, float>(end - begin, [&]<class P>(int64_t i) {
+  for_each_lane<UnrolledIsa<I, kSoftLifChains>, float>(end - begin, [&]<class P>(int64_t i) {
     using V = typename P::V;
     const int64_t k = begin + i;
     if (a.grad_out) {
@@ -34,7 +35,7 @@ void soft_lif_range(const SoftLifArgs<float>& a, int64_t begin, int64_t end) {
 // out = FS output of x; a.spikes (optional) = spikes per element.
 template <class I>
 void fs_forward_range(const FsArgs<float, float>& a, int64_t begin, int64_t end) {
-  for_each_lane<UnrolledIsa<I, kChains>, float>(end - begin, [&]<class P>(int64_t i) {
+  for_each_lane<UnrolledIsa<I, kFsChains>, float>(end - begin, [&]<class P>(int64_t i) {
     using V = typename P::V;
     const int64_t k = begin + i;
     V spikes(0.0f);
