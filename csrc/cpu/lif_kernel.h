@@ -104,17 +104,20 @@ inline void surrogate_switch(SurrogateKind k, F&& f) {
 
 // Calls f(config) with the call's LifConfig turned into a StaticLifConfig: one
 // instantiation of the step loop per combination of reset mode, deferred reset,
-// refractory period, age tracking and (for the backward) surrogate kind.
-template <bool Backward, class F>
+// refractory period, age tracking and (for the backward, where SurrogateToo) the
+// surrogate kind.
+template <bool Backward, bool SurrogateToo, class F>
 inline void with_static_config(const LifConfig& c, F&& f) {
   reset_switch(c.reset, [&](auto reset) {
     bool_switch(c.deferred_reset, [&](auto deferred) {
       bool_switch(c.refractory_on(), [&](auto refractory) {
         if constexpr (!(deferred && refractory)) {  // rejected by the op's argument checks
-          if constexpr (Backward) {
+          if constexpr (Backward && SurrogateToo) {
             surrogate_switch(c.surrogate.kind, [&](auto kind) {
               f(StaticLifConfig<reset, deferred, refractory, false, kind>(c));
             });
+          } else if constexpr (Backward) {
+            f(StaticLifConfig<reset, deferred, refractory, false>(c));
           } else {
             bool_switch(c.track_age, [&](auto track_age) {
               f(StaticLifConfig<reset, deferred, refractory, track_age>(c));
@@ -286,7 +289,7 @@ void backward_block(const LifBackwardArgs<S, F>& a, const C c, bool stream, int6
   std::fill_n(g_alpha, count, F(0));
   std::fill_n(g_gamma, count, F(0));
   std::fill_n(g_theta, count, F(0));
-  constexpr bool stdb = uses_spike_ages(decltype(c.surrogate)::kind);
+  const bool stdb = uses_spike_ages(c.surrogate.kind);  // a constant where the kind is
   const ParamSet<false, F> params(a);
   const bool want_alpha = a.grad_alpha, want_gamma = a.grad_gamma, want_theta = a.grad_theta;
   const int64_t N = a.N;
@@ -336,17 +339,27 @@ void backward_block(const LifBackwardArgs<S, F>& a, const C c, bool stream, int6
   });
 }
 
+// float32, the common case, gets every specialisation; the other element types
+// share fewer (per-neuron parameter loads, the surrogate read at run time) to keep
+// the code size and build time in bounds.
+template <class S>
+constexpr bool kFullySpecialised = std::is_same_v<S, float>;
+
 template <class I, class S, class F>
 void forward_range(const LifForwardArgs<S, F>& a, int64_t n_begin, int64_t n_end) {
-  const bool uniform = ParamSet<true, F>::all_uniform(a);
+  const bool uniform = kFullySpecialised<S> && ParamSet<true, F>::all_uniform(a);
   const bool stream = stream_aligned<S>(a.stream_outputs, a.N, a.spikes, a.saved_h);
-  with_static_config<false>(a.cfg, [&](const auto& c) {
-    bool_switch(uniform, [&](auto uniform_params) {
+  with_static_config<false, false>(a.cfg, [&](const auto& c) {
+    const auto blocks = [&](auto uniform_params) {
       bool_switch(stream, [&](auto streamed) {
         for (int64_t n0 = n_begin; n0 < n_end; n0 += kBlockOf<S>)
           forward_block<I, uniform_params, streamed>(a, c, n0, std::min(kBlockOf<S>, n_end - n0));
       });
-    });
+    };
+    if constexpr (kFullySpecialised<S>)
+      bool_switch(uniform, blocks);
+    else
+      blocks(std::false_type{});
   });
   I::fence();
 }
@@ -354,7 +367,7 @@ void forward_range(const LifForwardArgs<S, F>& a, int64_t n_begin, int64_t n_end
 template <class I, class S, class F>
 void backward_range(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_end) {
   const bool stream = stream_aligned<S>(a.stream_outputs, a.N, a.grad_x);
-  with_static_config<true>(a.cfg, [&](const auto& c) {
+  with_static_config<true, kFullySpecialised<S>>(a.cfg, [&](const auto& c) {
     for (int64_t n0 = n_begin; n0 < n_end; n0 += kBlockOf<S>)
       backward_block<I>(a, c, stream, n0, std::min(kBlockOf<S>, n_end - n0));
   });

@@ -30,13 +30,14 @@ struct LifConfig {
 // A LifConfig whose switches are compile-time constants, so that the step
 // functions below compile to the configured case only (the CPU kernels
 // instantiate one step loop per combination; see csrc/cpu/lif_kernel.h). The
-// surrogate kind only matters to the backward pass.
-template <ResetMode R, bool Deferred, bool Refractory, bool TrackAge, SurrogateKind K = SurrogateKind::ATan>
+// surrogate kind only matters to the backward pass; kRuntimeSurrogate leaves it
+// to be read at run time.
+template <ResetMode R, bool Deferred, bool Refractory, bool TrackAge, SurrogateKind K = kRuntimeSurrogate>
 struct StaticLifConfig : LifConfig {
   static constexpr ResetMode reset = R;
   static constexpr bool deferred_reset = Deferred;
   static constexpr bool track_age = TrackAge;
-  StaticSurrogate<K> surrogate;
+  SurrogateOf<K> surrogate;
 
   static constexpr bool refractory_on() { return Refractory; }
   explicit StaticLifConfig(const LifConfig& c) : LifConfig(c), surrogate{c.surrogate} {}

@@ -2,6 +2,8 @@
 // Heaviside's derivative in the backward pass (docs/math.md §2).
 #pragma once
 
+#include <type_traits>
+
 #include "spikeops/math.h"
 
 namespace spikeops {
@@ -62,6 +64,10 @@ template <SurrogateKind K>
 struct StaticSurrogate : SurrogateParams {
   static constexpr SurrogateKind kind = K;
 };
+// Not a kind: "read the kind at run time" (SurrogateOf gives plain SurrogateParams).
+constexpr SurrogateKind kRuntimeSurrogate = static_cast<SurrogateKind>(-1);
+template <SurrogateKind K>
+using SurrogateOf = std::conditional_t<K == kRuntimeSurrogate, SurrogateParams, StaticSurrogate<K>>;
 
 // sigma'(u) for a neuron with threshold theta whose current spike age is age.
 // SG is SurrogateParams or a StaticSurrogate.
