@@ -376,3 +376,33 @@ void backward_range(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_e
 
 }  // namespace
 }  // namespace spikeops::cpu
+
+// The entry points of include/spikeops/cpu.h for one ISA (suffix), from its float
+// and double policies; each ISA's translation unit expands this once.
+#define SPIKEOPS_DEFINE_LIF_KERNELS(suffix, FloatIsa, DoubleIsa)                                    \
+  namespace spikeops::cpu {                                                                         \
+  void lif_forward_##suffix(const LifForwardArgs<float>& a, int64_t b, int64_t e) {                 \
+    forward_range<FloatIsa>(a, b, e);                                                               \
+  }                                                                                                 \
+  void lif_backward_##suffix(const LifBackwardArgs<float>& a, int64_t b, int64_t e) {               \
+    backward_range<FloatIsa>(a, b, e);                                                              \
+  }                                                                                                 \
+  void lif_forward_##suffix(const LifForwardArgs<Float16, float>& a, int64_t b, int64_t e) {        \
+    forward_range<FloatIsa>(a, b, e);                                                               \
+  }                                                                                                 \
+  void lif_backward_##suffix(const LifBackwardArgs<Float16, float>& a, int64_t b, int64_t e) {      \
+    backward_range<FloatIsa>(a, b, e);                                                              \
+  }                                                                                                 \
+  void lif_forward_##suffix(const LifForwardArgs<BFloat16, float>& a, int64_t b, int64_t e) {       \
+    forward_range<FloatIsa>(a, b, e);                                                               \
+  }                                                                                                 \
+  void lif_backward_##suffix(const LifBackwardArgs<BFloat16, float>& a, int64_t b, int64_t e) {     \
+    backward_range<FloatIsa>(a, b, e);                                                              \
+  }                                                                                                 \
+  void lif_forward_##suffix(const LifForwardArgs<double>& a, int64_t b, int64_t e) {                \
+    forward_range<DoubleIsa>(a, b, e);                                                              \
+  }                                                                                                 \
+  void lif_backward_##suffix(const LifBackwardArgs<double>& a, int64_t b, int64_t e) {              \
+    backward_range<DoubleIsa>(a, b, e);                                                             \
+  }                                                                                                 \
+  }  // namespace spikeops::cpu

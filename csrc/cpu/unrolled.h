@@ -27,27 +27,6 @@ struct UnrolledMask {
 };
 template <class V, int U> struct MaskOf<Unrolled<V, U>> { using type = UnrolledMask<Mask<V>, U>; };
 
-template <class V, int U> inline Unrolled<V, U> operator+(const Unrolled<V, U>& a, const Unrolled<V, U>& b) {
-  Unrolled<V, U> o;
-  for (int j = 0; j < U; ++j) o.v[j] = a.v[j] + b.v[j];
-  return o;
-}
-template <class V, int U> inline Unrolled<V, U> operator-(const Unrolled<V, U>& a, const Unrolled<V, U>& b) {
-  Unrolled<V, U> o;
-  for (int j = 0; j < U; ++j) o.v[j] = a.v[j] - b.v[j];
-  return o;
-}
-template <class V, int U> inline Unrolled<V, U> operator*(const Unrolled<V, U>& a, const Unrolled<V, U>& b) {
-  Unrolled<V, U> o;
-  for (int j = 0; j < U; ++j) o.v[j] = a.v[j] * b.v[j];
-  return o;
-}
-template <class V, int U> inline Unrolled<V, U> operator/(const Unrolled<V, U>& a, const Unrolled<V, U>& b) {
-  Unrolled<V, U> o;
-  for (int j = 0; j < U; ++j) o.v[j] = a.v[j] / b.v[j];
-  return o;
-}
-
 // f applied member by member to values (Unrolled) or masks (UnrolledMask).
 template <class R, class F, class... A>
 inline R lift(F f, const A&... a) {
@@ -61,6 +40,17 @@ inline R lift_mask(F f, const A&... a) {
   for (int j = 0; j < static_cast<int>(sizeof(o.m) / sizeof(o.m[0])); ++j) o.m[j] = f(a.v[j]...);
   return o;
 }
+
+#define SPIKEOPS_UNROLLED_OPERATOR(op)                                                          \
+  template <class V, int U>                                                                     \
+  inline Unrolled<V, U> operator op(const Unrolled<V, U>& a, const Unrolled<V, U>& b) {          \
+    return lift<Unrolled<V, U>>([](V x, V y) { return x op y; }, a, b);                          \
+  }
+SPIKEOPS_UNROLLED_OPERATOR(+)
+SPIKEOPS_UNROLLED_OPERATOR(-)
+SPIKEOPS_UNROLLED_OPERATOR(*)
+SPIKEOPS_UNROLLED_OPERATOR(/)
+#undef SPIKEOPS_UNROLLED_OPERATOR
 
 template <class V, int U> inline UnrolledMask<Mask<V>, U> gt(const Unrolled<V, U>& a, const Unrolled<V, U>& b) {
   return lift_mask<UnrolledMask<Mask<V>, U>>([](V x, V y) { return gt(x, y); }, a, b);
