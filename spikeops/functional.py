@@ -1,6 +1,7 @@
 """Functional form of the fused multi-step LIF neuron."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple, Optional, Union
 
 import torch
@@ -61,8 +62,18 @@ def _param(name: str, value: Param) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return torch.tensor(float(value), dtype=torch.float64)
+        if torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack():
+            return torch.tensor(float(value), dtype=torch.float64)  # traced: no tensor outlives the trace
+        return _host_scalar(float(value))
     raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
+
+
+@lru_cache(maxsize=1024)
+def _host_scalar(value: float) -> torch.Tensor:
+    # Shared between eager calls (the ops never write their parameters): a step-by-step
+    # loop then makes no tensor per call for its constant parameters.
+    with torch.inference_mode(False):
+        return torch.tensor(value, dtype=torch.float64)
 
 
 def lif(

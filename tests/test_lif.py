@@ -395,6 +395,47 @@ def test_backward_without_saved_state_is_an_error():
         s.sum().backward()
 
 
+@pytest.mark.parametrize("with_state", [False, True])
+def test_gradient_of_each_input_alone(with_state):
+    """Asking for one input's gradient gives what the full gradient gives for it, whichever
+    optional state tensors (v, refractory count, age) the call had."""
+    x, alpha, gamma, theta, state = make_lif_case(7, 23, torch.float32, True, with_state, 2)
+    inputs = [x, alpha, gamma, theta] + ([state.v] if with_state else [])
+
+    def loss():
+        s, st = F.lif(x, state, decay=alpha, gain=gamma, threshold=theta, refractory=2, track_age=True,
+                      surrogate="sigmoid")
+        return (s * torch.arange(7.0).reshape(7, 1)).sum() + st.v.square().sum()
+
+    full = torch.autograd.grad(loss(), inputs)
+    for i, t in enumerate(inputs):
+        (alone,) = torch.autograd.grad(loss(), [t])
+        assert torch.equal(alone, full[i]), i
+
+
+@pytest.mark.parametrize("op", ["lif", "soft_lif", "fs_neuron"])
+def test_double_backward_is_a_clear_error(op):
+    """The backward formulas are first order: a second-order term (alone or mixed with a
+    first-order one) raises instead of being silently dropped."""
+    x = torch.randn(6, 10, requires_grad=True)
+    k = torch.ones(4, requires_grad=True)
+    call = {"lif": lambda: F.lif(x, decay=0.8, threshold=0.5)[0],
+            "soft_lif": lambda: F.soft_lif(x),
+            "fs_neuron": lambda: F.fs_neuron(x, k * 0.5, k * 0.5, k * 0.4)}[op]
+    out = call()
+    (g,) = torch.autograd.grad((out * torch.randn_like(out)).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match=f"spikeops.{op} does not support double backward"):
+        g.square().sum().backward()
+    out = call()
+    (g,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match=f"spikeops.{op} does not support double backward"):
+        (out.sum() + g.square().sum()).backward()
+    # First order under create_graph=True is unaffected.
+    (g2,) = torch.autograd.grad(call().sum(), x, create_graph=True)
+    (g1,) = torch.autograd.grad(call().sum(), x)
+    assert torch.equal(g2.detach(), g1)
+
+
 # -- registration: opcheck, torch.compile, fake kernels, ISAs, threads, _out ops
 
 @pytest.mark.parametrize("config", [

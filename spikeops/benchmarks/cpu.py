@@ -22,6 +22,9 @@ from .timing import copy_bandwidth, cpu_model, median_time
 _OPS = torch.ops.spikeops
 SHAPES = [(8, 2**20), (32, 2**20), (128, 2**20), (32, 64 * 8192)]
 QUICK_SHAPES = [(8, 2**16), (32, 2**16)]
+# Calls whose fixed cost shows: one step of a step-by-step loop, and a layer of a
+# typical tutorial network (T 25, batch 128, 100 neurons).
+SMALL_SHAPES = [(1, 1024), (25, 128 * 100)]
 LIF_KW = dict(decay=0.9, threshold=1.0, surrogate="atan")
 
 
@@ -115,6 +118,29 @@ def bench_shape(T: int, N: int, repeats: int, ref_repeats: int, copy_gbs: float,
     return rows
 
 
+def bench_small_calls(T: int, N: int, repeats: int):
+    """Microseconds per call where the call's fixed cost matters, against the cheapest
+    torch ops with fresh outputs."""
+    x = torch.randn(T, N) * 0.6 + 0.4
+    g = torch.randn(T, N)
+    state = F.LIFState(torch.zeros(N))
+    rows = []
+
+    def row(name, seconds, baseline, baseline_name):
+        rows.append({"shape": f"[{T}, {N}]", "case": name, "us": seconds * 1e6, "baseline": baseline_name,
+                     "baseline_us": baseline * 1e6, "vs_baseline": baseline / seconds})
+
+    with torch.no_grad():
+        t_x2 = median_time(lambda: x * 2, repeats)
+        row("forward, no grad (F.lif)", median_time(lambda: F.lif(x, **LIF_KW), repeats), t_x2, "x * 2")
+        row("forward, no grad, with state (F.lif)", median_time(lambda: F.lif(x, state, **LIF_KW), repeats),
+            t_x2, "x * 2")
+    t_three = median_time(lambda: _three_elementwise_ops(x, g), repeats)
+    row("forward+backward (F.lif + autograd)", median_time(lambda: _forward_backward(x, g), repeats), t_three,
+        "x * 2; x + 1; g * y")
+    return rows
+
+
 def _thp_probe(repeats: int) -> dict:
     """Fresh-output timings at [32, 2^20] in a child process with THP_MEM_ALLOC_ENABLE=1."""
     code = "\n".join([
@@ -137,7 +163,7 @@ def _thp_probe(repeats: int) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def _markdown(meta, rows, thp) -> str:
+def _markdown(meta, rows, small, thp) -> str:
     lines = [
         "# spikeops CPU benchmark", "",
         f"- command: `{meta['command']}`",
@@ -159,6 +185,11 @@ def _markdown(meta, rows, thp) -> str:
         else:
             ratio = ""
         lines.append(f"| {r['shape']} | {r['case']} | {r['ms']:.1f} | {gbs} | {of_copy} | {base} | {base_ms} | {ratio} |")
+    if small:
+        lines += ["", "Small calls, where the fixed cost per call shows (1 thread):", "",
+                  "| shape [T, N] | case | us | baseline | baseline us | speed vs baseline |", "|---|---|---:|---|---:|---:|"]
+        lines += [f"| {r['shape']} | {r['case']} | {r['us']:.1f} | {r['baseline']} | {r['baseline_us']:.1f} | "
+                  f"{r['vs_baseline']:.2f} (baseline time / ours) |" for r in small]
     if thp:
         lines += ["", "With `THP_MEM_ALLOC_ENABLE=1` (torch allocates large tensors on transparent huge pages), "
                   "[32, 2^20], fresh outputs:", "", "| case | ms |", "|---|---:|"]
@@ -195,13 +226,25 @@ def main(args) -> int:
             if "speedup_of_spikeops" in r:
                 extra += f"  spikeops {r['speedup_of_spikeops']:.1f}x faster"
             print(f"{r['shape']:>16} {r['case']:<46} {r['ms']:9.2f} ms{extra}", flush=True)
+    small = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for T, N in SMALL_SHAPES:
+            small += bench_small_calls(T, N, max(repeats, 200))
+    finally:
+        torch.set_num_threads(threads)
+    for r in small:
+        print(f"{r['shape']:>16} {r['case']:<46} {r['us']:9.1f} us  {r['baseline']}: {r['baseline_us']:.1f} us "
+              f"({r['vs_baseline']:.2f})", flush=True)
     thp = {} if quick else _thp_probe(repeats)
     if thp:
         print("THP_MEM_ALLOC_ENABLE=1:", json.dumps(thp))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = "lif_cpu_quick" if quick else "lif_cpu"
-    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows, "thp": thp}, indent=2))
-    (out / f"{name}.md").write_text(_markdown(meta, rows, thp))
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows, "small_calls": small, "thp": thp},
+                                                   indent=2))
+    (out / f"{name}.md").write_text(_markdown(meta, rows, small, thp))
     print(f"wrote {out / (name + '.md')} and .json")
     return 0
