@@ -14,6 +14,7 @@
 
 #include "spikeops/cpu.h"
 #include "spikeops/lif_fixed.h"
+#include "static_switch.h"
 
 namespace spikeops::cpu {
 namespace {
@@ -26,8 +27,11 @@ struct ScalarIntIsa {
   static void store_spikes(uint8_t* p, bool m) { *p = m ? 1 : 0; }
 };
 
-template <class I>
-void lif_fixed_block(const LifFixedArgs& a, int64_t n0, int64_t count) {
+// P: a StaticLifFixedParams (by value: a reference to the args' parameters could
+// alias the int32 stores, so they would be reloaded every vector). Traces: whether
+// the [T, N] u/v traces are written.
+template <class I, class P, bool Traces>
+void lif_fixed_block(const LifFixedArgs& a, const P p, int64_t n0, int64_t count) {
   alignas(64) int32_t bias[kNeuronBlock];
   int32_t* u = a.u_out + n0;
   int32_t* v = a.v_out + n0;
@@ -39,28 +43,42 @@ void lif_fixed_block(const LifFixedArgs& a, int64_t n0, int64_t count) {
     r[i] = a.r0 ? a.r0[n] : 0;
     bias[i] = lif_fixed_bias(a, n);
   }
-  const bool refractory = a.p.refractory > 0;  // else r stays 0
-  auto step = [&]<class P>(int64_t t, int64_t i) {
-    using V = typename P::V;
-    const int64_t at = t * a.N + n0 + i;
-    V uu = P::load(u + i), vv = P::load(v + i), rr = refractory ? P::load(r + i) : V(0);
-    P::store_spikes(a.spikes + at, lif_fixed_step(P::load(a.a_in + at), P::load(bias + i), a.p, uu, vv, rr));
-    P::store(u + i, uu);
-    P::store(v + i, vv);
-    if (refractory) P::store(r + i, rr);
-    if (a.u_seq) P::store(a.u_seq + at, uu);
-    if (a.v_seq) P::store(a.v_seq + at, vv);
-  };
+  const int32_t* a_in = a.a_in + n0;
+  uint8_t* spikes = a.spikes + n0;
+  int32_t* u_seq = a.u_seq ? a.u_seq + n0 : nullptr;
+  int32_t* v_seq = a.v_seq ? a.v_seq + n0 : nullptr;
+  const int64_t N = a.N;
   for (int64_t t = 0; t < a.T; ++t) {
+    const int64_t row = t * N;
+    auto step = [&]<class Q>(int64_t i) {
+      using V = typename Q::V;
+      V uu = Q::load(u + i), vv = Q::load(v + i), rr = p.refractory_on() ? Q::load(r + i) : V(0);
+      Q::store_spikes(spikes + row + i, lif_fixed_step(Q::load(a_in + row + i), Q::load(bias + i), p, uu, vv, rr));
+      Q::store(u + i, uu);
+      Q::store(v + i, vv);
+      if (p.refractory_on()) Q::store(r + i, rr);
+      if constexpr (Traces) {
+        if (u_seq) Q::store(u_seq + row + i, uu);
+        if (v_seq) Q::store(v_seq + row + i, vv);
+      }
+    };
     int64_t i = 0;
-    for (; i + I::kWidth <= count; i += I::kWidth) step.template operator()<I>(t, i);
-    for (; i < count; ++i) step.template operator()<ScalarIntIsa>(t, i);
+    for (; i + I::kWidth <= count; i += I::kWidth) step.template operator()<I>(i);
+    for (; i < count; ++i) step.template operator()<ScalarIntIsa>(i);
   }
 }
 
 template <class I>
 void lif_fixed_range(const LifFixedArgs& a, int64_t n_begin, int64_t n_end) {
-  for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock) lif_fixed_block<I>(a, n0, std::min(kNeuronBlock, n_end - n0));
+  bool_switch(a.p.refractory_on(), [&](auto refractory) {
+    bool_switch(a.p.subtract, [&](auto subtract) {
+      bool_switch(a.u_seq || a.v_seq, [&](auto traces) {
+        const StaticLifFixedParams<refractory, subtract> p(a.p);
+        for (int64_t n0 = n_begin; n0 < n_end; n0 += kNeuronBlock)
+          lif_fixed_block<I, decltype(p), traces>(a, p, n0, std::min(kNeuronBlock, n_end - n0));
+      });
+    });
+  });
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "spikeops/cpu.h"
 #include "spikeops/half.h"
 #include "spikeops/lif_args.h"
+#include "static_switch.h"
 
 namespace spikeops::cpu {
 namespace {
@@ -65,15 +66,6 @@ inline void for_each_lane(int64_t count, F&& f) {
   int64_t i = 0;
   for (; i + I::kWidth <= count; i += I::kWidth) f.template operator()<I>(i);
   for (; i < count; ++i) f.template operator()<ScalarIsa<S>>(i);
-}
-
-// f(std::bool_constant<b>{}): a run-time flag becomes a compile-time one.
-template <class F>
-inline void bool_switch(bool b, F&& f) {
-  if (b)
-    f(std::true_type{});
-  else
-    f(std::false_type{});
 }
 
 template <class F>

@@ -65,16 +65,28 @@ struct LifFixedParams {
   int32_t threshold;   // vth_mant << 6
   int32_t refractory;  // steps v is held at 0 after a spike
   bool subtract;       // subtract reset (else reset to 0)
+
+  SPIKEOPS_HOST_DEVICE bool refractory_on() const { return refractory > 0; }
+};
+
+// The same parameters with the reset mode and whether there is a refractory
+// period fixed at compile time (the CPU kernels' instantiations).
+template <bool Refractory, bool Subtract>
+struct StaticLifFixedParams : LifFixedParams {
+  static constexpr bool subtract = Subtract;
+  static constexpr bool refractory_on() { return Refractory; }
+  explicit StaticLifFixedParams(const LifFixedParams& p) : LifFixedParams(p) {}
 };
 
 // One step for a vector of neurons. bias is bias_mant << bias_exp. Returns the spike mask.
-template <class V>
-SPIKEOPS_HOST_DEVICE Mask<V> lif_fixed_step(V a_in, V bias, const LifFixedParams& p, V& u, V& v, V& r) {
+// P: LifFixedParams or a StaticLifFixedParams.
+template <class V, class P>
+SPIKEOPS_HOST_DEVICE Mask<V> lif_fixed_step(V a_in, V bias, const P& p, V& u, V& v, V& r) {
   u = wrap24(wrapping_add(decay12(u, p.keep_u), shift_left<kActivationShift>(a_in)));
   const V charged = saturate24(decay12(v, p.keep_v) + u + bias);
   const V threshold(p.threshold);
   const V after = p.subtract ? charged - threshold : V(0);
-  if (p.refractory == 0) {  // r stays 0 (r0 <= refractory)
+  if (!p.refractory_on()) {  // r stays 0 (r0 <= refractory)
     const Mask<V> spike = gt(charged, threshold);
     v = select(spike, after, charged);
     return spike;
