@@ -17,6 +17,7 @@ from . import surrogate as surrogate_mod
 __all__ = ["State", "spike", "lif", "round_saved_h", "soft_lif", "fs_neuron", "lif_substep"]
 
 RESET_MODES = ("subtract", "zero", "none")
+COUNTER_MAX = 2 ** 24  # refractory counts and spike ages saturate here
 
 
 class State(NamedTuple):
@@ -38,6 +39,23 @@ class _Spike(torch.autograd.Function):
     def backward(ctx, grad):
         u, theta, age = ctx.saved_tensors
         return grad * ctx.sg.grad(u, theta, age), None, None, None
+
+
+class _ZeroReset(torch.autograd.Function):
+    """v = h (1 - s) + v_reset s for s in {0, 1}: v_reset where s = 1 (also for an infinite h,
+    where the product form would give inf * 0 = NaN), h elsewhere; the derivatives of the
+    product form: 1 - s for h, v_reset - h for s."""
+
+    @staticmethod
+    def forward(ctx, h, s, v_reset):
+        ctx.save_for_backward(h, s)
+        ctx.v_reset = v_reset
+        return torch.where(s > 0, torch.full_like(h, v_reset), h)
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, s = ctx.saved_tensors
+        return grad * (1 - s), grad * (ctx.v_reset - h), None
 
 
 def spike(u: torch.Tensor, theta: torch.Tensor, age: Optional[torch.Tensor], sg: surrogate_mod.Surrogate):
@@ -72,16 +90,17 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
     state = state or State(None)
     v = state.v.to(x.dtype) if state.v is not None else torch.full(shape, float(v_reset), dtype=x.dtype,
                                                                         device=x.device)
-    r = state.refractory.clone() if state.refractory is not None else torch.zeros(shape, dtype=torch.int32,
-                                                                                   device=x.device)
-    a_state = state.age.clone() if state.age is not None else torch.full(shape, age_init, dtype=torch.int32,
-                                                                          device=x.device)
+    # Counters are held in [0, 2^24] (docs/math.md §1).
+    r = state.refractory.clamp(0, COUNTER_MAX) if state.refractory is not None else torch.zeros(
+        shape, dtype=torch.int32, device=x.device)
+    a_state = state.age.clamp(0, COUNTER_MAX) if state.age is not None else torch.full(
+        shape, age_init, dtype=torch.int32, device=x.device)
 
     spikes, ages = [], []
     s_last = spike(v - theta, theta, a_state, sg) if deferred_reset else None
     steps = (x[t] for t in range(x.shape[0])) if index_time else x.unbind(0)
     for x_t in steps:
-        age_t = a_state + 1 if track else None
+        age_t = (a_state + 1).clamp(max=COUNTER_MAX) if track else None
         if deferred_reset:
             s_prev = s_last.detach() if detach_reset else s_last
             v_in = v * (1 - s_prev) + v_reset * s_prev if reset == "zero" else v
@@ -103,7 +122,7 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
         elif reset == "subtract":
             v = h - theta * s_r
         else:
-            v = h * (1 - s_r) + v_reset * s_r
+            v = _ZeroReset.apply(h, s_r, float(v_reset))
         fired = s > 0
         if refractory > 0:
             r = torch.where(fired, refractory, torch.clamp(r - 1, min=0)).to(torch.int32)

@@ -113,7 +113,8 @@ class Rectangle(Surrogate):
         super().__init__(height, width)
 
     def grad(self, u, theta, age):
-        return torch.where(u.abs() < self.width / 2, self.height, 0.0).to(u.dtype)
+        window = torch.where(u.abs() < self.width / 2, self.height, 0.0).to(u.dtype)
+        return torch.where(u.isnan(), u, window)  # NaN propagates, as through every surrogate of u
 
 
 class STDB(Surrogate):

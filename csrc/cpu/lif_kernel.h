@@ -98,21 +98,21 @@ inline void surrogate_switch(SurrogateKind k, F&& f) {
 // instantiation of the step loop per combination of reset mode, deferred reset,
 // refractory period, age tracking and (for the backward, where SurrogateToo) the
 // surrogate kind.
-template <bool Backward, bool SurrogateToo, class F>
-inline void with_static_config(const LifConfig& c, F&& f) {
+template <bool Backward, bool SurrogateToo, class Real, class F>
+inline void with_static_config(const LifConfigOf<Real>& c, F&& f) {
   reset_switch(c.reset, [&](auto reset) {
     bool_switch(c.deferred_reset, [&](auto deferred) {
       bool_switch(c.refractory_on(), [&](auto refractory) {
         if constexpr (!(deferred && refractory)) {  // rejected by the op's argument checks
           if constexpr (Backward && SurrogateToo) {
             surrogate_switch(c.surrogate.kind, [&](auto kind) {
-              f(StaticLifConfig<reset, deferred, refractory, false, kind>(c));
+              f(StaticLifConfig<Real, reset, deferred, refractory, false, kind>(c));
             });
           } else if constexpr (Backward) {
-            f(StaticLifConfig<reset, deferred, refractory, false>(c));
+            f(StaticLifConfig<Real, reset, deferred, refractory, false>(c));
           } else {
             bool_switch(c.track_age, [&](auto track_age) {
-              f(StaticLifConfig<reset, deferred, refractory, track_age>(c));
+              f(StaticLifConfig<Real, reset, deferred, refractory, track_age>(c));
             });
           }
         }
@@ -230,8 +230,8 @@ void forward_block(const LifForwardArgs<S, F>& a, const C c, int64_t n0, int64_t
   for (int64_t i = 0; i < count; ++i) {
     const int64_t n = n0 + i;
     v[i] = a.v0 ? a.v0[n] : static_cast<F>(c.v_reset);
-    r[i] = a.r0 ? static_cast<F>(a.r0[n]) : F(0);
-    age[i] = a.a0 ? static_cast<F>(a.a0[n]) : static_cast<F>(a.age_init);
+    r[i] = a.r0 ? counter_from_int(static_cast<F>(a.r0[n])) : F(0);
+    age[i] = a.a0 ? counter_from_int(static_cast<F>(a.a0[n])) : static_cast<F>(a.age_init);
   }
   const ParamSet<Uniform, F> params(a);
   const int64_t N = a.N;
@@ -321,7 +321,7 @@ void backward_block(const LifBackwardArgs<S, F>& a, const C c, bool stream, int6
     const int64_t n = n0 + i;
     const NeuronParams<V> p = params.template at<P>(n);
     const V v0 = a.v0 ? P::load(a.v0 + n) : V(c.v_reset);
-    const V age0 = a.a0 ? P::load_i32(a.a0 + n) : V(static_cast<float>(a.age_init));
+    const V age0 = a.a0 ? counter_from_int(P::load_i32(a.a0 + n)) : V(static_cast<float>(a.age_init));
     V g_th = P::load(g_theta + i);
     const V g_v0 = lif_initial_backward(c, p, v0, age0, P::load(g_next + i), g_th);
     if (a.grad_v0) P::store(a.grad_v0 + n, g_v0);

@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) lif_backwar
   for (int i = 0; i < VEC; ++i) {
     const int64_t n = n0 + i;
     const float v0 = a.v0 ? a.v0[n] : c.v_reset;
-    const float age0 = a.a0 ? static_cast<float>(a.a0[n]) : static_cast<float>(a.age_init);
+    const float age0 = a.a0 ? counter_from_int(static_cast<float>(a.a0[n])) : static_cast<float>(a.age_init);
     const float g_v0 = lif_initial_backward(c, p[i], v0, age0, g_next[i], g_theta[i]);
     if (a.grad_v0) a.grad_v0[n] = g_v0;
     if (a.grad_alpha) a.grad_alpha[n] = g_alpha[i];

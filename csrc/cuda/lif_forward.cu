@@ -20,8 +20,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) lif_forward
     const int64_t n = n0 + i;
     p[i] = load_params(a.alpha, a.gamma, a.theta, n);
     st[i].v = a.v0 ? a.v0[n] : c.v_reset;
-    st[i].r = a.r0 ? static_cast<float>(a.r0[n]) : 0.0f;
-    st[i].age = a.a0 ? static_cast<float>(a.a0[n]) : static_cast<float>(a.age_init);
+    st[i].r = a.r0 ? counter_from_int(static_cast<float>(a.r0[n])) : 0.0f;
+    st[i].age = a.a0 ? counter_from_int(static_cast<float>(a.a0[n])) : static_cast<float>(a.age_init);
   }
   Pack<S, VEC> x_pack = load_pack<VEC>(a.x + n0);
   for (int64_t t = 0; t < a.T; ++t) {

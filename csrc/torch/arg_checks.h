@@ -5,11 +5,14 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
 #include <c10/util/Exception.h>
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <ostream>
+#include <utility>
 #include <string_view>
 
 #include "op_library.h"
@@ -78,6 +81,42 @@ inline void check_kernel_dtype(const at::Tensor& x, const char* name, bool cuda_
 #endif
 }
 
+// The buffers of an `_out` op: no output shares memory with an input or with
+// another output, except the (output, input) index pairs in `in_place`, which may
+// be exactly the same elements: the kernels read each element of such an input
+// before they write that element of the output.
+struct NamedTensor {
+  const at::Tensor& t;
+  const char* name;
+};
+
+inline void check_outputs_apart(std::initializer_list<NamedTensor> outputs, std::initializer_list<NamedTensor> inputs,
+                                std::initializer_list<std::pair<int, int>> in_place = {}) {
+  const auto apart = [](const NamedTensor& out, const NamedTensor& other, bool same_ok) {
+    const at::Tensor &a = out.t, &b = other.t;
+    if (!b.defined() || a.is_meta() || b.is_meta() || a.numel() == 0 || b.numel() == 0) return;
+    const auto status = at::get_overlap_status(a, b);
+    if (status == at::MemOverlapStatus::No || (same_ok && status == at::MemOverlapStatus::Full)) return;
+    TORCH_CHECK_VALUE(false, out.name, " shares memory with ", other.name,
+                      same_ok ? " other than as exactly the same elements (an in-place call)" : "",
+                      "; pass a separate buffer");
+  };
+  int i = 0;
+  for (const NamedTensor& out : outputs) {
+    int j = 0;
+    for (const NamedTensor& in : inputs) {
+      bool same_ok = false;
+      for (const auto& [o, k] : in_place) same_ok = same_ok || (o == i && k == j);
+      apart(out, in, same_ok);
+      ++j;
+    }
+    int k = 0;
+    for (const NamedTensor& other : outputs)
+      if (k++ > i) apart(out, other, false);
+    ++i;
+  }
+}
+
 // An interval of allowed values; an open end excludes it (an open infinite end
 // asks for finite values). NaN is in no interval.
 struct Interval {
@@ -105,7 +144,8 @@ inline void check_int_range(int64_t value, const char* name, int64_t lo, int64_t
 // The range of a parameter tensor's values, where they are on the host:
 // reading device memory would synchronise (and break CUDA graph capture).
 inline void check_param_range(const at::Tensor& p, const char* name, const Interval& allowed) {
-  if (!p.device().is_cpu() || p.numel() == 0) return;
+  TORCH_CHECK_VALUE(p.sym_numel() != 0, name, " is an empty tensor; give one value, or one per neuron");
+  if (!p.device().is_cpu()) return;
   if (p.numel() == 1) return check_range(p.item<double>(), name, allowed);
   const auto [mn, mx] = at::aminmax(p.to(at::kDouble));
   const double low = mn.item<double>(), high = mx.item<double>();
@@ -115,7 +155,7 @@ inline void check_param_range(const at::Tensor& p, const char* name, const Inter
 
 // The surrogate's kind and constants (docs/math.md §2): every op that takes a
 // surrogate, and the Python Surrogate objects when they are made, check here.
-inline SurrogateParams surrogate_arg(int64_t kind, double height, double width) {
+inline SurrogateParamsOf<double> surrogate_arg(int64_t kind, double height, double width) {
   TORCH_CHECK_VALUE(kind >= 0 && kind < kNumSurrogates, "surrogate must be a kind in [0, ", kNumSurrogates,
                     ") (spikeops.surrogate), got ", kind);
   const auto k = static_cast<SurrogateKind>(kind);
@@ -124,7 +164,7 @@ inline SurrogateParams surrogate_arg(int64_t kind, double height, double width) 
   TORCH_CHECK_VALUE(!uses_spike_ages(k) || width >= 0, "the stdb surrogate's beta must be >= 0, got ", width);
   check_finite(height, "surrogate height");
   check_finite(width, "surrogate width");
-  return make_surrogate(static_cast<int32_t>(kind), static_cast<float>(height), static_cast<float>(width));
+  return make_surrogate<double>(static_cast<int32_t>(kind), height, width);
 }
 
 }  // namespace spikeops

@@ -3,6 +3,7 @@
 // backward op, with no Python on either path.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/util/ParallelGuard.h>
 #include <torch/autograd.h>
 #include <torch/csrc/autograd/functions/basic_ops.h>
 #include <torch/library.h>
@@ -39,13 +40,12 @@ bool any_requires_grad(std::initializer_list<const Tensor*> ts) {
   return false;
 }
 
-const Tensor& or_undefined(const optional<Tensor>& t) {
-  static const Tensor undefined;
-  return t.has_value() ? *t : undefined;
-}
-
-// A parameter's gradient, summed from per-neuron partials to its own (broadcast) shape.
+// A parameter's gradient, summed from per-neuron partials to its own (broadcast)
+// shape. On CPU the sum runs as on one thread whatever the thread count (inside
+// a ParallelGuard ATen's reductions do not split), so the order of additions, and
+// with it every bit of the result, depends on the shapes only.
 Tensor reduce_to(const Tensor& grad, const Tensor& param) {
+  c10::ParallelGuard serial(true);
   if (param.sym_numel() == 1) return grad.sum().reshape_symint(param.sym_sizes()).to(param.scalar_type());
   return grad.sum_to_size_symint(param.sym_sizes()).to(param.scalar_type());
 }

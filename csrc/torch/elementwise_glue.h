@@ -19,7 +19,7 @@ struct SoftLifTensors {
 // the compute dtype on x's device.
 struct FsTensors {
   at::Tensor x, grad_out, h, d, threshold, out, spikes, grad_coef;
-  SurrogateParams sg;
+  SurrogateParamsOf<double> sg;
 };
 
 template <class S>
@@ -46,7 +46,7 @@ FsArgs<S, F> fs_args(const FsTensors& t) {
   a.grad_coef = data_or_null<F>(t.grad_coef);
   a.n = t.x.numel();
   a.K = static_cast<int32_t>(t.h.numel());
-  a.sg = t.sg;
+  a.sg = surrogate_as<F>(t.sg);
   return a;
 }
 

@@ -3,6 +3,7 @@
 // choice of kernel; the math is in include/spikeops/.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
+#include <c10/util/ParallelGuard.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -108,7 +109,7 @@ Tensor fs_coef(const Tensor& c, const Tensor& x, const char* name) {
 FsTensors fs_tensors(const Tensor& x, const Tensor& h, const Tensor& d, const Tensor& threshold, int64_t surrogate,
                      double sg_height, double sg_width) {
   check_data(x, "x");
-  const SurrogateParams sg = surrogate_arg(surrogate, sg_height, sg_width);
+  const auto sg = surrogate_arg(surrogate, sg_height, sg_width);
   TORCH_CHECK_VALUE(!uses_spike_ages(sg.kind),
                     "surrogate: the stdb surrogate needs spike ages, which the FS neuron does not have");
   TORCH_CHECK_VALUE(sg.kind != SurrogateKind::Linear,
@@ -191,7 +192,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
     const auto opts = t.h.options();
     return {t.out, at::empty({0}, opts), at::empty({0}, opts), at::empty({0}, opts)};
   }
-  const Tensor sums = t.grad_coef.sum(0);  // [3, K], a fixed reduction order
+  c10::ParallelGuard serial(true);  // summed as on one thread: the same bits for any thread count
+  const Tensor sums = t.grad_coef.sum(0);  // [3, K]
   return {t.out, sums[0].clone(), sums[1].clone(), sums[2].clone()};  // outputs must not alias
 }
 

@@ -13,6 +13,10 @@
 
 namespace spikeops {
 
+// A call's settings as the glue checks them, with every constant in double; each
+// kernel's args carry them in its state type (config_as).
+using LifSettings = LifConfigOf<double>;
+
 // Absent optional tensors are undefined or empty. Parameters are prepared by
 // the glue: a CPU tensor of one element (read on the host), or a device tensor
 // of the state dtype with one element or one per neuron.
@@ -34,16 +38,16 @@ ParamRef<F> param_ref(const at::Tensor& p) {
 
 // The fields the forward and backward args share: parameters, age_init, config.
 template <class F, class Args, class Tensors>
-void set_common(Args& a, const Tensors& t, const LifConfig& cfg, int64_t age_init) {
+void set_common(Args& a, const Tensors& t, const LifSettings& cfg, int64_t age_init) {
   a.alpha = param_ref<F>(t.alpha);
   a.gamma = param_ref<F>(t.gamma);
   a.theta = param_ref<F>(t.theta);
   a.age_init = static_cast<int32_t>(age_init);
-  a.cfg = cfg;
+  a.cfg = config_as<F>(cfg);
 }
 
 template <class S, class F>
-LifForwardArgs<S, F> forward_args(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+LifForwardArgs<S, F> forward_args(const ForwardTensors& t, const LifSettings& cfg, int64_t age_init) {
   LifForwardArgs<S, F> a{};
   a.T = t.x.size(0);
   a.N = t.x.numel() / a.T;
@@ -63,7 +67,7 @@ LifForwardArgs<S, F> forward_args(const ForwardTensors& t, const LifConfig& cfg,
 }
 
 template <class S, class F>
-LifBackwardArgs<S, F> backward_args(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+LifBackwardArgs<S, F> backward_args(const BackwardTensors& t, const LifSettings& cfg, int64_t age_init) {
   LifBackwardArgs<S, F> a{};
   a.T = t.saved_h.size(0);
   a.N = t.saved_h.numel() / a.T;
@@ -85,8 +89,8 @@ LifBackwardArgs<S, F> backward_args(const BackwardTensors& t, const LifConfig& c
 
 #ifdef SPIKEOPS_CUDA_KERNELS
 // Defined in ops_cuda.cpp: launch the CUDA kernels on the current stream.
-void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init);
-void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init);
+void run_forward_cuda(const ForwardTensors& t, const LifSettings& cfg, int64_t age_init);
+void run_backward_cuda(const BackwardTensors& t, const LifSettings& cfg, int64_t age_init);
 // The fixed-point LIF (lif_fixed_ops.cpp) on the current stream of like's device.
 void run_lif_fixed_cuda(const LifFixedArgs& a, const at::Tensor& like);
 // The LIF with spike times inside the step (lif_substep_ops.cpp).

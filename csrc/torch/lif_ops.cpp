@@ -75,7 +75,7 @@ void set_params(Tensors& t, const Tensor& alpha, const Tensor& gamma, const Tens
   t.theta = param_arg(theta, like, "threshold (theta)", Interval{0.0, INFINITY, true, true});
 }
 
-LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool deferred_reset,
+LifSettings make_config(int64_t reset, double v_reset, int64_t refractory, bool deferred_reset,
                       bool detach_reset, int64_t surrogate, double sg_height, double sg_width,
                       bool track_age) {
   TORCH_CHECK_VALUE(reset >= 0 && reset < kNumResetModes, "reset must be a mode in [0, ", kNumResetModes,
@@ -85,13 +85,13 @@ LifConfig make_config(int64_t reset, double v_reset, int64_t refractory, bool de
   check_finite(v_reset, "v_reset");
   TORCH_CHECK_VALUE(surrogate != static_cast<int64_t>(SurrogateKind::FsTriangle),
                     "surrogate: fs_triangle is the FS neuron's surrogate (it reads the membrane), not the LIF's");
-  return LifConfig{static_cast<ResetMode>(reset),
-                   static_cast<float>(v_reset),
-                   static_cast<int32_t>(refractory),
-                   deferred_reset,
-                   detach_reset,
-                   track_age,
-                   surrogate_arg(surrogate, sg_height, sg_width)};
+  return LifSettings{static_cast<ResetMode>(reset),
+                     v_reset,
+                     static_cast<int32_t>(refractory),
+                     deferred_reset,
+                     detach_reset,
+                     track_age,
+                     surrogate_arg(surrogate, sg_height, sg_width)};
 }
 
 void check_input(const Tensor& x, const char* name) {
@@ -111,7 +111,7 @@ void dispatch_cpu_storage(at::ScalarType dtype, Fn&& f) {
   }
 }
 
-void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+void run_forward(const ForwardTensors& t, const LifSettings& cfg, int64_t age_init) {
   if (t.x.is_meta()) return;
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.x)) return run_forward_cuda(t, cfg, age_init);
@@ -126,7 +126,7 @@ void run_forward(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init
   });
 }
 
-void run_backward(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+void run_backward(const BackwardTensors& t, const LifSettings& cfg, int64_t age_init) {
   if (t.saved_h.is_meta()) return;
 #ifdef SPIKEOPS_CUDA_KERNELS
   if (uses_cuda_kernels(t.saved_h)) return run_backward_cuda(t, cfg, age_init);
@@ -152,7 +152,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_i
     int64_t surrogate, double sg_height, double sg_width, bool track_age, int64_t age_init,
     bool return_ages, bool save_for_backward) {
   check_input(x_in, "x");
-  const LifConfig cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
+  const LifSettings cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
                                     sg_height, sg_width, track_age);
   check_int_range(age_init, "age_init", 0, (1 << 24) - 1);
   TORCH_CHECK_VALUE(!return_ages || track_age, "return_ages requires track_age");
@@ -190,7 +190,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lif_backward_impl(
     int64_t surrogate, double sg_height, double sg_width, int64_t age_init, bool need_grad_v0,
     bool need_grad_alpha, bool need_grad_gamma, bool need_grad_theta) {
   check_input(saved_h, "saved_h");
-  const LifConfig cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
+  const LifSettings cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
                                     sg_height, sg_width, /*track_age=*/false);
   BackwardTensors t;
   t.saved_h = saved_h.contiguous();
@@ -243,11 +243,16 @@ void lif_forward_out_impl(const Tensor& x, const std::optional<Tensor>& v0, cons
                           bool deferred_reset, Tensor& spikes, Tensor& v, Tensor& saved_h) {
   check_input(x, "x");
   TORCH_CHECK_VALUE(x.is_contiguous(), "x must be contiguous");
-  const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, false, 0, 1.0, 1.0, false);
+  const LifSettings cfg = make_config(reset, v_reset, 0, deferred_reset, false, 0, 1.0, 1.0, false);
   const auto dtype = x.scalar_type();
   check_out(spikes, x, dtype, "spikes");
   check_out(v, x[0], state_dtype(dtype), "v");
   if (saved_h.sym_numel() != 0) check_out(saved_h, x, dtype, "saved_h");
+  // In place: spikes or saved_h over x, v over v0.
+  check_outputs_apart({{spikes, "spikes"}, {v, "v"}, {saved_h, "saved_h"}},
+                      {{x, "x"}, {or_undefined(v0), "v0"}, {alpha, "decay (alpha)"}, {gamma, "gain (gamma)"},
+                       {theta, "threshold (theta)"}},
+                      {{0, 0}, {2, 0}, {1, 1}});
   ForwardTensors t;
   t.x = x;
   t.v0 = state_arg(v0, x, state_dtype(dtype), "v0 (the initial membrane)");
@@ -266,10 +271,14 @@ void lif_backward_out_impl(const Tensor& grad_spikes, const Tensor& saved_h, con
   TORCH_CHECK_VALUE(!uses_spike_ages(static_cast<SurrogateKind>(surrogate)),
                     "surrogate: lif_backward_out has no spike ages, so it does not take the stdb surrogate");
   TORCH_CHECK_VALUE(saved_h.is_contiguous(), "saved_h must be contiguous");
-  const LifConfig cfg = make_config(reset, v_reset, 0, deferred_reset, detach_reset, surrogate, sg_height,
+  const LifSettings cfg = make_config(reset, v_reset, 0, deferred_reset, detach_reset, surrogate, sg_height,
                                     sg_width, false);
   check_out(grad_spikes, saved_h, saved_h.scalar_type(), "grad_spikes");
   check_out(grad_x, saved_h, saved_h.scalar_type(), "grad_x");
+  check_outputs_apart({{grad_x, "grad_x"}},
+                      {{grad_spikes, "grad_spikes"}, {saved_h, "saved_h"}, {alpha, "decay (alpha)"},
+                       {gamma, "gain (gamma)"}, {theta, "threshold (theta)"}},
+                      {{0, 0}});  // in place: grad_x over grad_spikes
   BackwardTensors t;
   t.grad_spikes = grad_spikes;
   t.saved_h = saved_h;

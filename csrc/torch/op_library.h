@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <optional>
 
 // The op library: torch.ops.spikeops. The emulated-CUDA test build
 // (SPIKEOPS_EMULATED_CUDA, spikeops._emulated_cuda) compiles the same glue into
@@ -50,6 +51,12 @@ inline bool uses_cuda_kernels(const at::Tensor& t) {
 #else
   return t.is_cuda();
 #endif
+}
+
+// An optional tensor argument as a tensor, undefined where absent.
+inline const at::Tensor& or_undefined(const std::optional<at::Tensor>& t) {
+  static const at::Tensor undefined;
+  return t.has_value() ? *t : undefined;
 }
 
 // The data of an optional tensor (undefined or empty: absent) as the kernel's pointer type.

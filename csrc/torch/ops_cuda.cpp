@@ -47,7 +47,7 @@ void dispatch_storage(at::ScalarType dtype, Fn&& f) {
 
 }  // namespace
 
-void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+void run_forward_cuda(const ForwardTensors& t, const LifSettings& cfg, int64_t age_init) {
   const DeviceGuard guard(t.x.device());
   dispatch_storage(t.x.scalar_type(), [&](auto* tag) {
     using S = std::remove_pointer_t<decltype(tag)>;
@@ -55,7 +55,7 @@ void run_forward_cuda(const ForwardTensors& t, const LifConfig& cfg, int64_t age
   });
 }
 
-void run_backward_cuda(const BackwardTensors& t, const LifConfig& cfg, int64_t age_init) {
+void run_backward_cuda(const BackwardTensors& t, const LifSettings& cfg, int64_t age_init) {
   const DeviceGuard guard(t.saved_h.device());
   dispatch_storage(t.saved_h.scalar_type(), [&](auto* tag) {
     using S = std::remove_pointer_t<decltype(tag)>;

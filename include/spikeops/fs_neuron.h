@@ -29,7 +29,7 @@ struct FsArgs {
   F* grad_coef = nullptr;       // backward, optional: [ceil(n / kFsBlock), 3, K] partial sums
   int64_t n = 0;
   int32_t K = 0;
-  SurrogateParams sg{};
+  SurrogateParamsOf<F> sg{};
 };
 
 // out(x) for V = F or a SIMD register of floats (branch-free: adding 0 where no
@@ -75,7 +75,7 @@ SPIKEOPS_HOST_DEVICE V fs_membrane(V x, int t, const F* h, const F* threshold) {
 // returns dL/dv[t].
 template <class V, class F, class Sink>
 SPIKEOPS_HOST_DEVICE V fs_grad_step(V v, V g, V g_v, int t, int j, const F* h, const F* d, const F* threshold,
-                                    const SurrogateParams& sg, Sink&& sink) {
+                                    const SurrogateParamsOf<F>& sg, Sink&& sink) {
   const V u = v - V(threshold[t]);
   const V z = as_value<V>(gt(u, V(0.0f)));
   const V g_z = g * V(d[t]) - g_v * V(h[t]);
@@ -83,7 +83,7 @@ SPIKEOPS_HOST_DEVICE V fs_grad_step(V v, V g, V g_v, int t, int j, const F* h, c
     // The FS paper's code: z = [s > 0] with s = u / (|v| + 1), dz/ds = height max(0, 1 - |s|);
     // ds/dT = -1 / (|v| + 1), ds/dv = (|v| + 1 - u sign(v)) / (|v| + 1)^2.
     const V den = vabs(v) + V(1.0f);
-    const V dz_ds = V(sg.height) * vmax(V(1.0f) - vabs(u / den), V(0.0f));
+    const V dz_ds = V(sg.height) * vmax(V(0.0f), V(1.0f) - vabs(u / den));  // NaN propagates
     const V sign_v = select(gt(v, V(0.0f)), V(1.0f), select(lt(v, V(0.0f)), V(-1.0f), V(0.0f)));
     const V slope_t = dz_ds / den;
     const V slope_v = dz_ds * ((den - u * sign_v) / (den * den));
@@ -108,7 +108,7 @@ SPIKEOPS_HOST_DEVICE V fs_grad_step(V v, V g, V g_v, int t, int j, const F* h, c
 // registers (the CUDA kernel runs the K steps as such spans).
 template <int kSpan, class V, class F, class Sink>
 SPIKEOPS_HOST_DEVICE V fs_input_grad_span(V v, V g, V g_v, int t0, int steps, const F* h, const F* d,
-                                          const F* threshold, const SurrogateParams& sg, Sink&& sink) {
+                                          const F* threshold, const SurrogateParamsOf<F>& sg, Sink&& sink) {
   constexpr bool kFixed = kSpan <= 16;
   V vs[kSpan];
   vs[0] = v;
@@ -146,7 +146,7 @@ struct FsArraySink {
 // steps in one span; the coefficient terms go to sink (indexed by t).
 template <class V, class F, class Sink>
 SPIKEOPS_HOST_DEVICE V fs_input_grad(V x, V g, int K, const F* h, const F* d, const F* threshold,
-                                   const SurrogateParams& sg, Sink&& sink) {
+                                   const SurrogateParamsOf<F>& sg, Sink&& sink) {
   return fs_input_grad_span<kFsMaxSteps>(x, g, V(0.0f), 0, K, h, d, threshold, sg, sink);
 }
 
@@ -154,7 +154,7 @@ SPIKEOPS_HOST_DEVICE V fs_input_grad(V x, V g, int K, const F* h, const F* d, co
 // dL/dd(t), dL/dT(t) to grad_h, grad_d, grad_t.
 template <class V, class F>
 SPIKEOPS_HOST_DEVICE V fs_input_grad(V x, V g, int K, const F* h, const F* d, const F* threshold,
-                                   const SurrogateParams& sg, V* grad_h, V* grad_d, V* grad_t) {
+                                   const SurrogateParamsOf<F>& sg, V* grad_h, V* grad_d, V* grad_t) {
   if (!grad_h) return fs_input_grad(x, g, K, h, d, threshold, sg, FsNoSink{});
   return fs_input_grad(x, g, K, h, d, threshold, sg, FsArraySink<V>{grad_h, grad_d, grad_t});
 }

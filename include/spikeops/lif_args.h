@@ -40,7 +40,7 @@ struct LifForwardArgs {
   int32_t* a_out;               // [N] final age state, optional
   ParamRef<F> alpha, gamma, theta;
   int32_t age_init;
-  LifConfig cfg;
+  LifConfigOf<F> cfg;  // constants in F
   bool stream_outputs;          // write [T, N] outputs with non-temporal stores (large outputs)
 };
 
@@ -61,7 +61,7 @@ struct LifBackwardArgs {
   F* grad_theta;                // [N], optional
   ParamRef<F> alpha, gamma, theta;
   int32_t age_init;
-  LifConfig cfg;
+  LifConfigOf<F> cfg;  // constants in F
   bool stream_outputs;
 };
 

@@ -80,8 +80,8 @@ SPIKEOPS_HOST_DEVICE float pow2i(float n) {
 // reduction, degree-6 polynomial, relative error ~2e-7). Written once over V so
 // the scalar, AVX2 and AVX-512 kernels produce bitwise identical results.
 template <class V>
-SPIKEOPS_HOST_DEVICE V exp_f32(V x) {
-  x = vmin(vmax(x, V(-87.0f)), V(88.0f));
+SPIKEOPS_HOST_DEVICE V exp_f32(V x0) {
+  const V x = vmin(vmax(x0, V(-87.0f)), V(88.0f));  // NaN -> -87: no NaN reaches pow2i's conversion
   const V n = vfloor(x * V(1.44269504088896341f) + V(0.5f));
   V r = x - n * V(0.693359375f);
   r = r - n * V(-2.12194440e-4f);
@@ -92,7 +92,7 @@ SPIKEOPS_HOST_DEVICE V exp_f32(V x) {
   p = p * r + V(1.6666665459e-1f);
   p = p * r + V(5.0000001201e-1f);
   p = p * (r * r) + r + V(1.0f);
-  return p * pow2i(n);
+  return select(eq(x0, x0), p * pow2i(n), x0);  // NaN in, NaN out
 }
 
 SPIKEOPS_HOST_DEVICE float vexp(float x) { return exp_f32(x); }
@@ -131,7 +131,7 @@ SPIKEOPS_HOST_DEVICE V log_f32(V x) {
   p = p * m + V(3.3333331174e-1f);
   V y = p * m * z + V(-2.12194440e-4f) * e;
   y = y - V(0.5f) * z;
-  return (m + y) + V(0.693359375f) * e;
+  return select(eq(x, x), (m + y) + V(0.693359375f) * e, x);  // NaN in, NaN out
 }
 
 SPIKEOPS_HOST_DEVICE float vlog(float x) { return log_f32(x); }

@@ -14,33 +14,44 @@ constexpr int32_t kNumResetModes = 3;
 // Their names, by value: Python's spikeops.kinds.ResetMode is made from these.
 constexpr const char* kResetModeNames[kNumResetModes] = {"subtract", "zero", "none"};
 
-// Loop-invariant settings shared by all neurons of one call.
-struct LifConfig {
+// Loop-invariant settings shared by all neurons of one call; its real constants
+// in R, the state's type (float, or double for float64 data).
+template <class R>
+struct LifConfigOf {
   ResetMode reset;
-  float v_reset;        // value of a zero reset, of the refractory hold and of the rest state
+  R v_reset;            // value of a zero reset, of the refractory hold and of the rest state
   int32_t refractory;   // steps a neuron is held at v_reset after a spike
   bool deferred_reset;  // snnTorch ordering: state is the pre-reset membrane, reset applied next step, undecayed
   bool detach_reset;    // backward: drop the surrogate terms of the reset
   bool track_age;
-  SurrogateParams surrogate;
+  SurrogateParamsOf<R> surrogate;
 
   SPIKEOPS_HOST_DEVICE bool refractory_on() const { return refractory > 0; }
 };
+using LifConfig = LifConfigOf<float>;
+
+// The same settings with their constants in another real type.
+template <class R, class From>
+inline LifConfigOf<R> config_as(const LifConfigOf<From>& c) {
+  return {c.reset, static_cast<R>(c.v_reset), c.refractory, c.deferred_reset, c.detach_reset, c.track_age,
+          surrogate_as<R>(c.surrogate)};
+}
 
 // A LifConfig whose switches are compile-time constants, so that the step
 // functions below compile to the configured case only (the CPU kernels
 // instantiate one step loop per combination; see csrc/cpu/lif_kernel.h). The
 // surrogate kind only matters to the backward pass; kRuntimeSurrogate leaves it
 // to be read at run time.
-template <ResetMode R, bool Deferred, bool Refractory, bool TrackAge, SurrogateKind K = kRuntimeSurrogate>
-struct StaticLifConfig : LifConfig {
+template <class Real, ResetMode R, bool Deferred, bool Refractory, bool TrackAge,
+          SurrogateKind K = kRuntimeSurrogate>
+struct StaticLifConfig : LifConfigOf<Real> {
   static constexpr ResetMode reset = R;
   static constexpr bool deferred_reset = Deferred;
   static constexpr bool track_age = TrackAge;
-  SurrogateOf<K> surrogate;
+  SurrogateOf<K, Real> surrogate;
 
   static constexpr bool refractory_on() { return Refractory; }
-  explicit StaticLifConfig(const LifConfig& c) : LifConfig(c), surrogate{c.surrogate} {}
+  explicit StaticLifConfig(const LifConfigOf<Real>& c) : LifConfigOf<Real>(c), surrogate{c.surrogate} {}
 };
 
 // Per-neuron parameters, already broadcast to V.
@@ -49,8 +60,17 @@ struct NeuronParams {
   V alpha, gamma, theta;
 };
 
-// State carried from step to step. Counters are kept as floats (exact up to 2^24;
-// the age saturates there).
+// The counters (refractory steps left, spike age) run in the state's float type,
+// exact up to kCounterMax = 2^24, and are held in [0, kCounterMax]: a caller's int32
+// state is read through counter_from_int, and the age stops counting there.
+constexpr float kCounterMax = 16777216.0f;
+
+template <class V>
+SPIKEOPS_HOST_DEVICE V counter_from_int(V c) {
+  return vmin(vmax(c, V(0.0f)), V(kCounterMax));
+}
+
+// State carried from step to step.
 template <class V>
 struct NeuronState {
   V v;    // membrane after the step (pre-reset membrane with deferred_reset)
@@ -109,7 +129,7 @@ SPIKEOPS_HOST_DEVICE StepOutput<V> lif_step_forward(const C& c, const NeuronPara
   }
   StepOutput<V> out{saved, spike, V(0.0f)};
   if (c.track_age) {
-    out.age = st.age + V(1.0f);
+    out.age = vmin(st.age + V(1.0f), V(kCounterMax));
     st.age = select(fired, V(0.0f), out.age);
   }
   return out;

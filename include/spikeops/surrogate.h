@@ -31,46 +31,57 @@ SPIKEOPS_HOST_DEVICE constexpr bool uses_spike_ages(SurrogateKind kind) {
 constexpr const char* kSurrogateNames[kNumSurrogates] = {"atan", "fast_sigmoid", "sigmoid", "triangle",
                                                          "rectangle", "stdb", "linear", "stdb_float32", "fs_triangle"};
 
-// Constants of one surrogate, derived once from (kind, height, width).
-struct SurrogateParams {
+// Constants of one surrogate, derived once from (kind, height, width) in the
+// real type R of the kernel's state: float, or double for float64 data.
+template <class R>
+struct SurrogateParamsOf {
   SurrogateKind kind;
-  float height;
-  float width;      // alpha / slope k / w / beta, depending on kind
-  float scale;      // the derived multiplier of u (pi/2*alpha, k, 1/w, -beta)
+  R height;
+  R width;  // alpha / slope k / w / beta, depending on kind
+  R scale;  // the derived multiplier of u (pi/2*alpha, k, 1/w, -beta)
   bool width_is_theta;
 };
+using SurrogateParams = SurrogateParamsOf<float>;
 
-inline SurrogateParams make_surrogate(int32_t kind, float height, float width) {
-  SurrogateParams p{static_cast<SurrogateKind>(kind), height, width, 0.0f, false};
+template <class R = float>
+inline SurrogateParamsOf<R> make_surrogate(int32_t kind, double height, double width) {
+  const R w = static_cast<R>(width);
+  SurrogateParamsOf<R> p{static_cast<SurrogateKind>(kind), static_cast<R>(height), w, R(0), false};
   switch (p.kind) {
-    case SurrogateKind::ATan: p.scale = 1.57079632679489662f * width; break;
+    case SurrogateKind::ATan: p.scale = static_cast<R>(1.57079632679489662) * w; break;
     case SurrogateKind::FastSigmoid:
-    case SurrogateKind::Sigmoid: p.scale = width; break;
+    case SurrogateKind::Sigmoid: p.scale = w; break;
     case SurrogateKind::Triangle:
-      p.width_is_theta = width <= 0.0f;
-      p.scale = p.width_is_theta ? 0.0f : 1.0f / width;
+      p.width_is_theta = w <= R(0);
+      p.scale = p.width_is_theta ? R(0) : R(1) / w;
       break;
-    case SurrogateKind::Rectangle: p.scale = 0.5f * width; break;
+    case SurrogateKind::Rectangle: p.scale = R(0.5) * w; break;
     case SurrogateKind::STDB:
-    case SurrogateKind::STDBFloat32: p.scale = -width; break;
+    case SurrogateKind::STDBFloat32: p.scale = -w; break;
     case SurrogateKind::Linear:
     case SurrogateKind::FsTriangle: break;
   }
   return p;
 }
 
+// The same surrogate's constants in another real type (from its height and width).
+template <class R, class From>
+inline SurrogateParamsOf<R> surrogate_as(const SurrogateParamsOf<From>& p) {
+  return make_surrogate<R>(static_cast<int32_t>(p.kind), p.height, p.width);
+}
+
 // SurrogateParams with the kind fixed at compile time: surrogate_grad's switch folds away.
-template <SurrogateKind K>
-struct StaticSurrogate : SurrogateParams {
+template <SurrogateKind K, class R = float>
+struct StaticSurrogate : SurrogateParamsOf<R> {
   static constexpr SurrogateKind kind = K;
 };
-// Not a kind: "read the kind at run time" (SurrogateOf gives plain SurrogateParams).
+// Not a kind: "read the kind at run time" (SurrogateOf gives plain SurrogateParamsOf).
 constexpr SurrogateKind kRuntimeSurrogate = static_cast<SurrogateKind>(-1);
-template <SurrogateKind K>
-using SurrogateOf = std::conditional_t<K == kRuntimeSurrogate, SurrogateParams, StaticSurrogate<K>>;
+template <SurrogateKind K, class R = float>
+using SurrogateOf = std::conditional_t<K == kRuntimeSurrogate, SurrogateParamsOf<R>, StaticSurrogate<K, R>>;
 
 // sigma'(u) for a neuron with threshold theta whose current spike age is age.
-// SG is SurrogateParams or a StaticSurrogate.
+// SG is a SurrogateParamsOf or a StaticSurrogate.
 template <class SG, class V>
 SPIKEOPS_HOST_DEVICE V surrogate_grad(const SG& sg, V u, V theta, V age) {
   const V height(sg.height);
@@ -89,17 +100,17 @@ SPIKEOPS_HOST_DEVICE V surrogate_grad(const SG& sg, V u, V theta, V age) {
     }
     case SurrogateKind::Triangle: {
       const V rel = sg.width_is_theta ? vabs(u) / theta : vabs(u) * V(sg.scale);
-      return height * vmax(V(1.0f) - rel, V(0.0f));
+      return height * vmax(V(0.0f), V(1.0f) - rel);  // vmax(a, b) is b where either is NaN
     }
     case SurrogateKind::Rectangle:
-      return select(lt(vabs(u), V(sg.scale)), height, V(0.0f));
+      return select(eq(u, u), select(lt(vabs(u), V(sg.scale)), height, V(0.0f)), u);
     case SurrogateKind::STDB:
       return height * vexp(V(sg.scale) * age) / theta;
     case SurrogateKind::STDBFloat32:
       return select(lt(age, V(kStdbFloat32Underflow)), height * vexp(V(sg.scale) * age) / theta, V(0.0f));
     case SurrogateKind::Linear: {
       const V inv_theta = V(1.0f) / theta;
-      return height * vmax(V(1.0f) - vabs(u) * inv_theta, V(0.0f)) * inv_theta;
+      return height * vmax(V(0.0f), V(1.0f) - vabs(u) * inv_theta) * inv_theta;
     }
     case SurrogateKind::FsTriangle:  // needs the membrane itself: fs_neuron.h evaluates it
       return V(0.0f);
