@@ -17,6 +17,7 @@ bench/results/ceilings_cpu.{md,json}.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import spikeops
 from spikeops import _C
 from spikeops import functional as F
 from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time, write_results
+from spikeops.cli import output_dir, positive_int
 
 OPS = torch.ops.spikeops
 CACHE, DRAM = (32, 4096), (32, 2 ** 20)
@@ -95,11 +97,15 @@ def cases(T: int, N: int):
     yield "fixed-point LIF forward", "int32", 5, lambda: F.lif_fixed(a_in, du=410, dv=205, vth_mant=2000)
 
 
-def main() -> int:
+# The compute ceiling of each float32 family's AVX-512 hot loop, from its instruction count.
+ESTIMATES = json.loads((Path(__file__).resolve().parent / "ceiling_estimates.json").read_text())["rows"]
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=positive_int, default=10)
+    parser.add_argument("--out", type=output_dir, default=str(Path(__file__).resolve().parent / "results"))
+    args = parser.parse_args(argv)
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     hz = nominal_hz()
@@ -145,12 +151,15 @@ def main() -> int:
     thread_counts = sorted(copies)
     columns = [("kernel", "l"), ("dtype", "l")]
     columns += [(f"L2, 1 thread, {isa}: G steps/s (per cycle)", "r") for isa in isas]
+    columns += [("AVX-512 compute ceiling estimate: G steps/s (per cycle)", "r")]
     columns += [(f"DRAM, {n} thread(s): of copy", "r") for n in thread_counts]
     columns += [(f"DRAM, {thread_counts[-1]} thread(s): steps/s vs float32 (interleaved)", "r")]
 
     def cells(r):
         out = [r["family"], r["dtype"]]
         out += [f"{r[f'cache_{isa}'] / 1e9:.2f} ({r[f'cache_{isa}'] / hz:.2f})" for isa in isas]
+        est = ESTIMATES.get(r["family"]) if r["dtype"] in ("float32", "int32") else None
+        out.append(f"{est['g_steps_per_s_at_2_3_ghz']:.2f} ({est['steps_per_cycle']:.2f})" if est else "")
         out += [f"{r[f'dram_{n}']:.2f}" for n in thread_counts]
         f32 = rows.get((r["family"], "float32"), {})
         half = r["dtype"] in ("float16", "bfloat16") and "interleaved" in r
@@ -166,6 +175,9 @@ def main() -> int:
                    "LIF rows: the `_out` ops into preallocated outputs, then `F.lif` as users call it (fresh "
                    "outputs; forward+backward counts 6 elements per neuron-step: x, spikes, h, grad spikes, h, "
                    "grad x); other families return fresh outputs",
+                   "Compute ceiling estimate: cycles per 16-lane vector from the hot loop's instruction count "
+                   "(bench/ceiling_estimates.json, bench/NOTES.md: max of 512-bit uops / 2 ports, instructions / 4, "
+                   "10 per division), at the nominal clock",
                    "16-bit rows: the LIF kernels on float16/bfloat16 data with float32 state; the last column is "
                    "their neuron-steps per second over float32's at DRAM size on all threads, the three dtypes "
                    "timed in turns (median of their calls)"],

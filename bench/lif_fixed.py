@@ -19,17 +19,18 @@ from spikeops import _C
 from spikeops import functional as F
 from spikeops import reference as R
 from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time, write_results
+from spikeops.cli import output_dir, positive_int
 
 SHAPES = [(32, 2 ** 20), (128, 2 ** 20), (32, 64 * 8192)]
 FIXED_KW = dict(du=4096, dv=256, vth_mant=300, reset="zero")
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=positive_int, default=15)
+    parser.add_argument("--out", type=output_dir, default=str(Path(__file__).resolve().parent / "results"))
+    args = parser.parse_args(argv)
     dev = torch.device(args.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(0)

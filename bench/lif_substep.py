@@ -17,16 +17,17 @@ from spikeops import _C
 from spikeops import functional as F
 from spikeops import reference as R
 from spikeops.benchmarks.timing import copy_bandwidth, cpu_model, median_time, write_results
+from spikeops.cli import output_dir, positive_int
 from spikeops.nn import ZOHLIF
 
 T, N = 64, 2 ** 18
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=positive_int, default=10)
+    parser.add_argument("--out", type=output_dir, default=str(Path(__file__).resolve().parent / "results"))
+    args = parser.parse_args(argv)
     torch.manual_seed(0)
     copy_gbs = copy_bandwidth(args.repeats)
     j = torch.rand(T, N) * 4  # rates from 0 to ~250 Hz at the default constants

@@ -17,7 +17,10 @@ step, the convention snnTorch and Norse use:
 A spike is ``v > v_threshold`` and resets to ``v_reset`` at once (spikeops' zero reset).
 What does not map raises ValueError: subtract reset and snnTorch's deferred reset (NIR has
 neither), ``v_leak != 0``, a per-neuron ``v_reset`` or ``tau_syn``, refractory periods, graphs
-that are not a single chain.
+that are not a single chain. So do parameters the mapping cannot use, naming the node and the
+field: ``dt`` must be finite and > 0; ``tau``, ``tau_mem`` and ``tau_syn`` finite and >= dt
+(so that the decay 1 - dt / tau lies in [0, 1]); ``r`` and ``v_threshold`` finite and > 0;
+``v_reset`` and ``w_in`` finite; a neuron's parameters of one shape that fits the layer before.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ import torch
 from torch import nn
 
 from .nn import LIF, SynapticFilter, TimeDistributed
+from .nn._options import check_number
 
 
 def _np(t) -> np.ndarray:
@@ -135,7 +139,7 @@ def _chain(graph):
     while node in succ:
         node = succ[node]
         if type(graph.nodes[node]).__name__ != "Output":
-            out.append(graph.nodes[node])
+            out.append((node, graph.nodes[node]))
     return out
 
 
@@ -143,19 +147,87 @@ def _pair(value):
     return tuple(int(v) for v in np.broadcast_to(np.asarray(value), (2,)))
 
 
-def _uniform(name, value) -> float:
+def _uniform(where, name, value) -> float:
     arr = np.asarray(value, dtype=np.float64)
     if arr.size and not np.all(arr == arr.flat[0]):
-        raise ValueError(f"a per-neuron {name} has no spikeops form")
+        raise ValueError(f"{where}: a per-neuron {name} has no spikeops form")
     return float(arr.flat[0]) if arr.size else 0.0
 
 
-def _lif(decay, gain, threshold, v_reset) -> LIF:
+def _array(where, name, value) -> np.ndarray:
+    """A node's field as a float64 array; TypeError for what is not numbers."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: {name} must be an array of numbers, got {type(value).__name__}") from None
+
+
+def _field(where, name, value, *, positive=False, dt=None) -> np.ndarray:
+    """A neuron parameter: non-empty and finite, > 0 where ``positive``, >= ``dt`` where given
+    (a time constant whose decay 1 - dt / tau must lie in [0, 1]; a tau = dt rounded to float32
+    passes)."""
+    arr = _array(where, name, value)
+    if arr.size == 0:
+        raise ValueError(f"{where}: {name} is empty")
+    checks = [(~np.isfinite(arr), "finite")]
+    if positive:
+        checks.append((arr <= 0, "> 0"))
+    if dt is not None:
+        checks.append((arr < dt * (1 - 1e-6), f">= dt = {dt} (the decay 1 - dt / {name} lies in [0, 1])"))
+    for bad, need in checks:
+        if bad.any():
+            raise ValueError(f"{where}: {name} must be {need}, got {float(arr[bad].flat[0])}")
+    return arr
+
+
+def _float32(where, what, arr, *, nonzero=False) -> np.ndarray:
+    """``arr`` as the float32 the modules hold: finite, and with ``nonzero`` not rounded to 0
+    where it is not 0 (a gain or threshold)."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = arr.astype(np.float32)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        raise ValueError(f"{where}: {what} must be a finite float32, got {float(arr[bad].flat[0])}")
+    tiny = (out == 0) & (arr != 0)
+    if nonzero and tiny.any():
+        raise ValueError(f"{where}: {what} = {float(arr[tiny].flat[0])} rounds to 0 in float32")
+    return out
+
+
+def _neuron_shape(where, features, **fields) -> None:
+    """The fields share one shape that fits ``features`` (the shape the layer before gives;
+    None where unknown)."""
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in fields.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} {a.shape}" for k, a in fields.items())
+        raise ValueError(f"{where}: fields of different shapes: {shapes}") from None
+    try:
+        fits = features is None or np.broadcast_shapes(shape, features) == features
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{where}: fields of shape {shape} do not fit the {features} outputs of the layer before")
+
+
+def _lif(where, decay, gain, threshold, v_reset) -> LIF:
     def param(a):
         a = np.asarray(a, dtype=np.float32)
         return float(a.flat[0]) if np.all(a == a.flat[0]) else torch.from_numpy(a.copy())
     return LIF(param(decay), gain=param(gain), threshold=param(threshold), reset="zero",
-               v_reset=_uniform("v_reset", v_reset))
+               v_reset=_uniform(where, "v_reset", v_reset))
+
+
+def _weights(where, node, bias: bool):
+    """The weight (and bias) of a node as float32 tensors, finite and of matching shapes."""
+    w = _float32(where, "weight", _array(where, "weight", node.weight))
+    b = None
+    if bias:
+        b = _float32(where, "bias", _array(where, "bias", node.bias))
+        if b.shape != (w.shape[0] if w.ndim else 0,):
+            raise ValueError(f"{where}: bias of shape {b.shape} does not fit weight of shape {w.shape}")
+        b = torch.from_numpy(b)
+    return torch.from_numpy(w), b
 
 
 def import_nir(graph, dt: float = 1e-4) -> nn.Sequential:
@@ -163,52 +235,88 @@ def import_nir(graph, dt: float = 1e-4) -> nn.Sequential:
     (see the module docstring for the mapping), run at step ``dt``."""
     import nir
 
+    check_number("dt", dt.item() if isinstance(dt, np.generic) else dt, lo=0.0, lo_open=True)
     layers = []
-    for node in _chain(graph):
+    features = None  # the output shape of the last Affine/Linear, where the neurons after it must fit
+    for name, node in _chain(graph):
+        where = f"node {name!r} ({type(node).__name__})"
         if isinstance(node, (nir.Affine, nir.Linear)):
-            w = torch.from_numpy(np.asarray(node.weight, np.float32).copy())
-            lin = nn.Linear(w.shape[1], w.shape[0], bias=isinstance(node, nir.Affine))
+            w, b = _weights(where, node, bias=isinstance(node, nir.Affine))
+            if w.dim() != 2:
+                raise ValueError(f"{where}: weight must be 2-d [out, in], got shape {tuple(w.shape)}")
+            if features is not None and w.shape[1] != features[-1]:
+                raise ValueError(f"{where}: weight takes {w.shape[1]} inputs, the layer before gives {features[-1]}")
+            lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
             with torch.no_grad():
                 lin.weight.copy_(w)
-                if isinstance(node, nir.Affine):
-                    lin.bias.copy_(torch.from_numpy(np.asarray(node.bias, np.float32).copy()))
+                if b is not None:
+                    lin.bias.copy_(b)
             layers.append(TimeDistributed(lin))
+            features = (w.shape[0],)
         elif isinstance(node, nir.Conv2d):
-            w = torch.from_numpy(np.asarray(node.weight, np.float32).copy())
+            w, b = _weights(where, node, bias=node.bias is not None)
+            if w.dim() != 4:
+                raise ValueError(f"{where}: weight must be 4-d [out, in / groups, kh, kw], got {tuple(w.shape)}")
             pad = node.padding if isinstance(node.padding, str) else _pair(node.padding)
             conv = nn.Conv2d(w.shape[1] * node.groups, w.shape[0], tuple(w.shape[2:]), stride=_pair(node.stride),
                              padding=pad, dilation=_pair(node.dilation), groups=int(node.groups),
-                             bias=node.bias is not None)
+                             bias=b is not None)
             with torch.no_grad():
                 conv.weight.copy_(w)
-                if node.bias is not None:
-                    conv.bias.copy_(torch.from_numpy(np.asarray(node.bias, np.float32).copy()))
+                if b is not None:
+                    conv.bias.copy_(b)
             layers.append(TimeDistributed(conv))
+            features = None
         elif isinstance(node, nir.Flatten):
             end = node.end_dim if node.end_dim < 0 else node.end_dim + 1
             layers.append(TimeDistributed(nn.Flatten(node.start_dim + 1, end)))
+            features = None
         elif isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
             sum_pool = isinstance(node, nir.SumPool2d)
             layers.append(TimeDistributed(nn.AvgPool2d(_pair(node.kernel_size), _pair(node.stride),
                                                        _pair(node.padding), divisor_override=1 if sum_pool else None)))
+            features = None
         elif isinstance(node, nir.IF):
-            layers.append(_lif(1.0, dt * np.asarray(node.r), node.v_threshold, node.v_reset))
+            r = _field(where, "r", node.r, positive=True)
+            theta = _field(where, "v_threshold", node.v_threshold, positive=True)
+            v_reset = _field(where, "v_reset", node.v_reset)
+            _neuron_shape(where, features, r=r, v_threshold=theta, v_reset=v_reset)
+            layers.append(_lif(where, 1.0, _float32(where, "the gain dt r", dt * r, nonzero=True),
+                               _float32(where, "v_threshold", theta, nonzero=True),
+                               _float32(where, "v_reset", v_reset)))
         elif isinstance(node, nir.LIF):
             if np.any(np.asarray(node.v_leak) != 0):
-                raise ValueError("v_leak != 0 has no spikeops LIF form")
-            tau = np.asarray(node.tau, np.float64)
-            layers.append(_lif(1 - dt / tau, dt * np.asarray(node.r) / tau, node.v_threshold, node.v_reset))
+                raise ValueError(f"{where}: v_leak != 0 has no spikeops LIF form")
+            tau = _field(where, "tau", node.tau, positive=True, dt=dt)
+            r = _field(where, "r", node.r, positive=True)
+            theta = _field(where, "v_threshold", node.v_threshold, positive=True)
+            v_reset = _field(where, "v_reset", node.v_reset)
+            _neuron_shape(where, features, tau=tau, r=r, v_threshold=theta, v_reset=v_reset)
+            layers.append(_lif(where, np.maximum(1 - dt / tau, 0.0),
+                               _float32(where, "the gain dt r / tau", dt * r / tau, nonzero=True),
+                               _float32(where, "v_threshold", theta, nonzero=True),
+                               _float32(where, "v_reset", v_reset)))
         elif isinstance(node, nir.CubaLIF):
             if np.any(np.asarray(node.v_leak) != 0):
-                raise ValueError("v_leak != 0 has no spikeops LIF form")
-            d_syn = 1 - dt / _uniform("tau_syn", node.tau_syn)
-            if not 0 <= d_syn < 1:
-                raise ValueError(f"dt / tau_syn must lie in (0, 1], got {1 - d_syn}")
+                raise ValueError(f"{where}: v_leak != 0 has no spikeops LIF form")
+            tau_syn = _field(where, "tau_syn", node.tau_syn, positive=True, dt=dt)
+            tau_mem = _field(where, "tau_mem", node.tau_mem, positive=True, dt=dt)
+            r = _field(where, "r", node.r, positive=True)
+            w_in = _field(where, "w_in", node.w_in)
+            theta = _field(where, "v_threshold", node.v_threshold, positive=True)
+            v_reset = _field(where, "v_reset", node.v_reset)
+            _neuron_shape(where, features, tau_syn=tau_syn, tau_mem=tau_mem, r=r, w_in=w_in, v_threshold=theta,
+                          v_reset=v_reset)
+            d_syn = max(1 - dt / _uniform(where, "tau_syn", tau_syn), 0.0)
+            if d_syn == 1:
+                raise ValueError(f"{where}: tau_syn = {float(tau_syn.flat[0])} is too long for dt = {dt}: the decay "
+                                 "1 - dt / tau_syn rounds to 1")
             tau_eff = -dt / math.log(d_syn) if d_syn > 0 else 0.0
-            tau_mem = np.asarray(node.tau_mem, np.float64)
             layers.append(SynapticFilter(tau_eff, dt))
-            layers.append(_lif(1 - dt / tau_mem, dt * np.asarray(node.r) * np.asarray(node.w_in) / tau_mem,
-                               node.v_threshold, node.v_reset))
+            layers.append(_lif(where, np.maximum(1 - dt / tau_mem, 0.0),
+                               _float32(where, "the gain dt r w_in / tau_mem", dt * r * w_in / tau_mem, nonzero=True),
+                               _float32(where, "v_threshold", theta, nonzero=True),
+                               _float32(where, "v_reset", v_reset)))
         else:
             raise TypeError(f"NIR node {type(node).__name__} has no spikeops form; supported: Affine, Linear, Conv2d, "
                             "Flatten, AvgPool2d, SumPool2d, IF, LIF, CubaLIF")

@@ -227,11 +227,23 @@ inline bool stream_aligned(bool requested, int64_t N, const Ptr*... outputs) {
 template <class I, bool Uniform, bool Stream, class C, class S, class F>
 void forward_block(const LifForwardArgs<S, F>& a, const C c, int64_t n0, int64_t count) {
   alignas(64) F v[kBlockOf<S>], r[kBlockOf<S>], age[kBlockOf<S>];
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t n = n0 + i;
-    v[i] = a.v0 ? a.v0[n] : static_cast<F>(c.v_reset);
-    r[i] = a.r0 ? counter_from_int(static_cast<F>(a.r0[n])) : F(0);
-    age[i] = a.a0 ? counter_from_int(static_cast<F>(a.a0[n])) : static_cast<F>(a.age_init);
+  // The initial state, with each choice made once per block (so the fills vectorise), and
+  // the counters only where the configuration has them.
+  if (a.v0)
+    std::copy(a.v0 + n0, a.v0 + n0 + count, v);
+  else
+    std::fill(v, v + count, static_cast<F>(c.v_reset));
+  if (c.refractory_on()) {
+    if (a.r0)
+      for (int64_t i = 0; i < count; ++i) r[i] = counter_from_int(static_cast<F>(a.r0[n0 + i]));
+    else
+      std::fill(r, r + count, F(0));
+  }
+  if (c.track_age) {
+    if (a.a0)
+      for (int64_t i = 0; i < count; ++i) age[i] = counter_from_int(static_cast<F>(a.a0[n0 + i]));
+    else
+      std::fill(age, age + count, static_cast<F>(a.age_init));
   }
   const ParamSet<Uniform, F> params(a);
   const int64_t N = a.N;

@@ -31,6 +31,9 @@ def _load(path: str) -> nn.Module:
 
 
 def run(out_dir: Path, *, model_path=None, T: int = 32, draws: int = 3, ann_epochs: int = 30, seed: int = 0):
+    for name, value in (("T", T), ("draws", draws), ("ann_epochs", ann_epochs)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     torch.manual_seed(seed)
     xtr, ytr, xte, yte = digits(seed=seed)
     model = _load(model_path) if model_path else train_ann_with_progress(

@@ -17,7 +17,7 @@ from torch import nn
 from .. import functional as F
 from ..nn import FSNeuron
 from ..data import Data, batches, check_reiterable
-from .rate import WEIGHTED, _PositivePercentile, fold_batchnorm
+from .rate import EMPTY_CALIBRATION, WEIGHTED, _PositivePercentile, fold_batchnorm
 
 __all__ = ["FSCode", "relu_code", "published_code", "PUBLISHED_RANGE", "fit_fs", "convert_fs", "fs_activity"]
 
@@ -185,10 +185,13 @@ def convert_fs(ann: nn.Module, calibration: Optional[Data] = None, *, preset: Op
     out: List[nn.Module] = []
     for m in layers:
         if isinstance(m, nn.ReLU):
-            stat, converted = _PositivePercentile(percentile), nn.Sequential(*out).eval()
+            stat, converted, samples = _PositivePercentile(percentile), nn.Sequential(*out).eval(), 0
             for xb, _ in batches(calibration, batch_size=batch_size, max_batches=max_batches, progress=progress,
                                  desc=f"FS layer {sum(isinstance(n, FSNeuron) for n in out)} range"):
+                samples += len(xb)
                 stat.add(converted(xb))
+            if samples == 0:
+                raise ValueError(EMPTY_CALIBRATION)
             alpha = stat.value() / (1 - 2.0 ** -K)
             if code is None:
                 c = relu_code(K, alpha, rounding)

@@ -30,6 +30,7 @@ BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
 PASS_THROUGH = (nn.AvgPool2d, nn.Flatten)
 DROPPED = (nn.Dropout, nn.Identity)
 SMOOTH = (nn.Sigmoid, nn.SiLU)  # activations only FS conversion replaces
+EMPTY_CALIBRATION = "calibration data is empty: it holds no samples"
 
 
 def layers_of(model: nn.Module) -> List[nn.Module]:
@@ -124,20 +125,25 @@ class _PositivePercentile:
 def activation_scales(ann: nn.Module, data: Data, percentile: float = 99.9, *, batch_size: int = 512,
                       max_batches: Optional[int] = None, progress: bool = True) -> List[float]:
     """lambda_l for each ReLU of ``ann`` (BatchNorm folded or not): the ``percentile`` of its
-    positive activations on ``data`` (tensors or batches, streamed: :mod:`spikeops.data`)."""
+    positive activations on ``data`` (tensors or batches, streamed: :mod:`spikeops.data`; at
+    least one sample)."""
     if not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile}")
     layers = layers_of(ann)
     ann.eval()
     stats = [_PositivePercentile(percentile) for m in layers if isinstance(m, nn.ReLU)]
+    samples = 0
     for batch, _ in batches(data, batch_size=batch_size, max_batches=max_batches, progress=progress,
                             desc="activation scales"):
+        samples += len(batch)
         k = 0
         for m in layers:
             batch = m(batch)
             if isinstance(m, nn.ReLU):
                 stats[k].add(batch)
                 k += 1
+    if samples == 0:
+        raise ValueError(EMPTY_CALIBRATION)
     return [s.value() for s in stats]
 
 
@@ -195,7 +201,7 @@ def threshold_balance(snn: nn.Sequential, data: Data, T: int, *, scale: float = 
     A spike of a layer with threshold theta stands for theta units of its ANN activation, so
     the biases of all later layers are divided by theta when it is found (the hybrid method's
     networks have no biases; folded BatchNorm gives them some). ``data`` is streamed
-    (:mod:`spikeops.data`) once per neuron layer."""
+    (:mod:`spikeops.data`) once per neuron layer and holds at least one sample."""
     check_reiterable(data, "threshold_balance")
     layers = list(snn)
     maxima, neurons = [], []
@@ -203,10 +209,15 @@ def threshold_balance(snn: nn.Sequential, data: Data, T: int, *, scale: float = 
         if not isinstance(neuron, LIF):
             continue
         prefix = nn.Sequential(*layers[:idx])
-        peak = max(chunk.max().item()
-                   for xb, _ in batches(data, batch_size=batch_size, max_batches=max_batches, progress=progress,
-                                        desc=f"balance neuron layer {len(maxima)}")
-                   for chunk in run_in_steps(prefix, xb, T, encoder=encoder))
+        peak, samples = float("-inf"), 0
+        for xb, _ in batches(data, batch_size=batch_size, max_batches=max_batches, progress=progress,
+                             desc=f"balance neuron layer {len(maxima)}"):
+            samples += len(xb)
+            if len(xb):  # an empty batch has no maximum
+                for chunk in run_in_steps(prefix, xb, T, encoder=encoder):
+                    peak = max(peak, chunk.max().item())
+        if samples == 0:
+            raise ValueError(EMPTY_CALIBRATION)
         if peak <= 0:
             raise ValueError(f"neuron layer {len(maxima)} receives no positive current; cannot set its threshold")
         neuron.threshold = peak if scale_at_end else scale * peak
@@ -244,8 +255,8 @@ def _first_images(data: Data, count: int) -> torch.Tensor:
         have += len(taken[-1])
         if have >= count:
             break
-    if not taken:
-        raise ValueError("calibration holds no samples")
+    if have == 0:
+        raise ValueError(EMPTY_CALIBRATION)
     return torch.cat(taken)
 
 

@@ -54,6 +54,10 @@ def weight_exponent(max_abs: float) -> int:
 def quantize_weights(w: torch.Tensor, unit: float):
     """``w / unit`` as even 8-bit mantissas times ``2^e`` with the smallest e that fits
     (round to nearest even mantissa). Returns ``(mant int32, e)``."""
+    if not 0 < unit < math.inf:
+        raise ValueError(f"unit must be a finite number > 0, got {unit!r}")
+    if not bool(torch.isfinite(w).all()):
+        raise ValueError("w (the weights) holds NaN or infinite values, which have no fixed-point form")
     scaled = w.double() / unit
     e = weight_exponent(scaled.abs().max().item() if scaled.numel() else 0.0)
     mant = (torch.round(scaled / 2 ** (e + 1)) * 2).clamp(WEIGHT_MANT_MIN, WEIGHT_MANT_MAX)
@@ -62,6 +66,8 @@ def quantize_weights(w: torch.Tensor, unit: float):
 
 def quantize_bias(b: torch.Tensor):
     """Voltage-unit biases as 13-bit mantissas times ``2^e``, smallest e in [0, 7] that fits."""
+    if not bool(torch.isfinite(b).all()):
+        raise ValueError("b (the biases) holds NaN or infinite values, which have no fixed-point form")
     mag = b.abs().max().item() if b.numel() else 0.0
     for e in range(MAX_EXP + 1):
         if mag <= BIAS_MANT_MAX * 2 ** e + 2 ** e / 2:
@@ -185,7 +191,7 @@ def _parse(snn: nn.Module):
         if isinstance(inner, (nn.Conv2d, nn.Linear)):
             if pending is not None:
                 raise ValueError(f"layer {i}: two weighted layers without neurons in between")
-            pending = dict(module=inner, weight=inner.weight.detach().double().clone(),
+            pending = dict(module=inner, position=i, weight=inner.weight.detach().double().clone(),
                            bias=None if inner.bias is None else inner.bias.detach().double().clone(),
                            sum_pool=pool, flatten_before=flatten)
             pool, flatten = 1, False
@@ -237,6 +243,12 @@ def quantize(snn: nn.Module, *, max_input: float = 1.0, du_plus_one: bool = Fals
     for index, (g, neuron) in enumerate(_parse(snn)):
         k2 = g["sum_pool"] ** 2
         gain = 1.0 if neuron is None else _scalar(neuron.gain, "gain", index)
+        if not math.isfinite(gain):
+            raise ValueError(f"neuron layer {index}: gain {gain} has no fixed-point form (needs a finite gain)")
+        where = f"layer {g['position']} ({type(g['module']).__name__})"
+        for name in ("weight", "bias"):
+            if g[name] is not None and not bool(torch.isfinite(g[name]).all()):
+                raise ValueError(f"{where}: {name} holds NaN or infinite values, which have no fixed-point form")
         w = g["weight"] * gain / k2
         b = None if g["bias"] is None else g["bias"] * gain
         max_w = w.abs().max().item()
@@ -252,6 +264,11 @@ def quantize(snn: nn.Module, *, max_input: float = 1.0, du_plus_one: bool = Fals
         decay = _scalar(neuron._decay_value(), "decay", index)
         if theta <= 0 or not math.isfinite(theta):
             raise ValueError(f"neuron layer {index}: threshold {theta} has no fixed-point form (needs 0 < theta < inf)")
+        if not 0.0 <= decay <= 1.0:
+            raise ValueError(f"neuron layer {index}: decay {decay} has no fixed-point form (needs 0 <= decay <= 1)")
+        if not math.isfinite(neuron.v_reset):
+            raise ValueError(f"neuron layer {index}: v_reset {neuron.v_reset} has no fixed-point form (needs a finite "
+                             "value)")
         if neuron.reset_mode not in ("zero", "subtract"):
             raise ValueError(f"neuron layer {index}: reset {neuron.reset_mode!r} has no fixed-point form "
                              "(zero or subtract)")
@@ -262,11 +279,22 @@ def quantize(snn: nn.Module, *, max_input: float = 1.0, du_plus_one: bool = Fals
         max_b = 0.0 if b is None else b.abs().max().item()
         events = (max_input if index == 0 else 1.0) * k2  # a sum pool adds up to k^2 events
         worst = (w.abs().flatten(1).sum(1) * events + (b.abs() if b is not None else 0.0)).max().item()
-        unit = _power_of_two(max(ACTIVATION_SHIFT * (theta + worst) / STATE_MAX,
-                                 max_w / (WEIGHT_MANT_MAX * 2 ** MAX_EXP),
-                                 ACTIVATION_SHIFT * max_b / (BIAS_MANT_MAX * 2 ** MAX_EXP)))
-        mant, e = quantize_weights(w, unit)
+        need = max(ACTIVATION_SHIFT * (theta + worst) / STATE_MAX, max_w / (WEIGHT_MANT_MAX * 2 ** MAX_EXP),
+                   ACTIVATION_SHIFT * max_b / (BIAS_MANT_MAX * 2 ** MAX_EXP))
+        if not need <= 2.0 ** 1023:  # the unit, a power of two at least this large, would overflow float64
+            raise ValueError(f"{where}: weight or bias too large for the fixed-point format: a step's largest input "
+                             f"({worst:.3g}) overflows float64")
+        unit = _power_of_two(need)
         vth_mant = int(round(theta / unit))
+        if vth_mant < 1:
+            raise ValueError(
+                f"{where}: weight or bias too large for the threshold {theta:g}: the fixed-point format needs a unit "
+                f"of {unit:.3g} to hold the largest weight ({max_w:.3g}; 8-bit mantissa, exponent <= {MAX_EXP}: "
+                f"{WEIGHT_MANT_MAX} * 2^{MAX_EXP} units), bias ({max_b:.3g}; 13-bit mantissa: {BIAS_MANT_MAX} * "
+                f"2^{MAX_EXP} / {ACTIVATION_SHIFT} units) and a step's largest input ({worst:.3g}) plus the threshold "
+                f"(24-bit voltage: (2^23 - 1) / {ACTIVATION_SHIFT} units), and the threshold's mantissa theta / unit "
+                f"= {theta / unit:.2g} rounds to 0 (needs >= 1)")
+        mant, e = quantize_weights(w, unit)
         dv = int(round(4096 * (1.0 - decay)))
         err = dict(weight_rel_err=_rel(mant.double() * 2 ** e * unit, w),
                    threshold_rel_err=abs(vth_mant * unit - theta) / theta,
