@@ -12,6 +12,7 @@
 #include "arg_checks.h"
 #include "cpu_dispatch.h"
 #include "elementwise_glue.h"
+#include "output_cache.h"
 
 namespace spikeops {
 namespace {
@@ -72,7 +73,7 @@ Tensor soft_lif_impl(const Tensor& x, double tau_rc, double tau_ref, double smoo
   if (widened_on_cpu(x))
     return soft_lif_impl(x.to(at::kFloat), tau_rc, tau_ref, smoothing, gain, amplitude).to(x.scalar_type());
   SoftLifTensors t{x.contiguous(), Tensor(), Tensor(), soft_lif_params(tau_rc, tau_ref, smoothing, gain, amplitude)};
-  t.out = at::empty_like(t.x);
+  t.out = empty_output(t.x.sym_sizes(), t.x.options());
   run_soft_lif(t);
   return t.out;
 }
@@ -86,7 +87,7 @@ Tensor soft_lif_backward_impl(const Tensor& grad_out, const Tensor& x, double ta
         .to(x.scalar_type());
   SoftLifTensors t{x.contiguous(), Tensor(), Tensor(), soft_lif_params(tau_rc, tau_ref, smoothing, gain, amplitude)};
   t.grad_out = same_as(grad_out, t.x, "grad_out");
-  t.out = at::empty_like(t.x);
+  t.out = empty_output(t.x.sym_sizes(), t.x.options());
   run_soft_lif(t);
   return t.out;
 }
@@ -138,8 +139,8 @@ std::tuple<Tensor, Tensor> fs_neuron_impl(const Tensor& x, const Tensor& h, cons
     return {out.to(x.scalar_type()), spikes};
   }
   FsTensors t = fs_tensors(x, h, d, threshold, surrogate, sg_height, sg_width);
-  t.out = at::empty_like(t.x);
-  t.spikes = count_spikes ? at::empty_symint(t.x.sym_sizes(), t.x.options().dtype(at::kByte))
+  t.out = empty_output(t.x.sym_sizes(), t.x.options());
+  t.spikes = count_spikes ? empty_output(t.x.sym_sizes(), t.x.options().dtype(at::kByte))
                           : at::empty({0}, t.x.options().dtype(at::kByte));
   if (t.x.is_meta()) return {t.out, t.spikes};
 #ifdef SPIKEOPS_CUDA_KERNELS
@@ -184,7 +185,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> fs_neuron_backward_impl(
   }
   FsTensors t = fs_tensors(x, h, d, threshold, surrogate, sg_height, sg_width);
   t.grad_out = same_as(grad_out, t.x, "grad_out");
-  t.out = at::empty_like(t.x);
+  t.out = empty_output(t.x.sym_sizes(), t.x.options());
   const c10::SymInt K = t.h.sym_numel(), blocks = (t.x.sym_numel() + kFsBlock - 1) / kFsBlock;
   if (need_grad_coef) t.grad_coef = at::empty_symint({blocks, 3, K}, t.h.options());
   run_fs_backward(t);

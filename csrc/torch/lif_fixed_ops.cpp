@@ -11,6 +11,7 @@
 #include "arg_checks.h"
 #include "cpu_dispatch.h"
 #include "lif_glue.h"
+#include "output_cache.h"
 #include "spikeops/lif_fixed.h"
 
 namespace spikeops {
@@ -67,11 +68,11 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_fixed_impl(
   // SymInt shapes: this is also the op's meta kernel (see lif_ops.cpp).
   const auto sizes = a_in.sym_sizes(), neuron_shape = sizes.slice(1);
   const auto int_opts = a_in.options();
-  Tensor spikes = at::empty_symint(sizes, int_opts.dtype(at::kByte));
+  Tensor spikes = empty_output(sizes, int_opts.dtype(at::kByte));
   Tensor u_out = at::empty_symint(neuron_shape, int_opts), v_out = at::empty_symint(neuron_shape, int_opts);
   Tensor r_out = at::empty_symint(neuron_shape, int_opts);
-  Tensor u_seq = return_states ? at::empty_symint(sizes, int_opts) : at::empty({0}, int_opts);
-  Tensor v_seq = return_states ? at::empty_symint(sizes, int_opts) : at::empty({0}, int_opts);
+  Tensor u_seq = return_states ? empty_output(sizes, int_opts) : at::empty({0}, int_opts);
+  Tensor v_seq = return_states ? empty_output(sizes, int_opts) : at::empty({0}, int_opts);
   if (a_in.is_meta()) return {spikes, u_out, v_out, r_out, u_seq, v_seq};
 
   LifFixedArgs a{};

@@ -9,6 +9,7 @@
 #include "arg_checks.h"
 #include "cpu_dispatch.h"
 #include "lif_glue.h"
+#include "output_cache.h"
 #include "spikeops/lif_substep.h"
 
 namespace spikeops {
@@ -45,7 +46,7 @@ std::tuple<Tensor, Tensor, Tensor> lif_substep_impl(const Tensor& j_in, const c1
 
   // SymInt shapes: this is also the op's meta kernel (see lif_ops.cpp).
   const auto sizes = j.sym_sizes();
-  Tensor spikes = at::empty_symint(sizes, j.options());
+  Tensor spikes = empty_output(sizes, j.options());
   Tensor v_out = at::empty_symint(sizes.slice(1), j.options());
   Tensor r_out = at::empty_symint(sizes.slice(1), j.options());
   if (j.is_meta()) return {spikes, v_out, r_out};
