@@ -8,6 +8,9 @@ import torch
 from torch import nn
 
 snn = pytest.importorskip("snntorch", reason="snnTorch is a pinned test dependency")
+from snntorch import surrogate  # noqa: E402
+from snntorch import utils as snntorch_utils  # noqa: E402
+
 from spikeops.integrations import snntorch as so  # noqa: E402
 
 T = 25
@@ -116,3 +119,58 @@ def test_accelerate_a_model_in_its_own_loop():
 def test_configurations_that_do_not_map_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         so.Leaky(snn.Leaky(beta=0.5, **kwargs))
+
+
+def _tutorial_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(20, 16), snn.Leaky(beta=0.9, init_hidden=True, spike_grad=surrogate.atan()),
+                         nn.Linear(16, 4), snn.Leaky(beta=0.8, init_hidden=True, output=True))
+
+
+def _tutorial_training(net, reset, steps=3, T=5):
+    """The snnTorch tutorials' loop: reset the hidden state, step through time, backward."""
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(1)
+    losses = []
+    for _ in range(steps):
+        x = torch.rand(T, 8, 20, generator=g)
+        reset(net)
+        mem_rec = []
+        for t in range(T):
+            _, mem = net(x[t])
+            mem_rec.append(mem)
+        loss = torch.stack(mem_rec).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _reset_by_class(net):
+    snn.Leaky.reset_hidden()
+    snn.Leaky.detach_hidden()
+
+
+def _reset_by_module(net):
+    for m in net.modules():
+        if isinstance(m, snn.Leaky):
+            m.reset_mem()
+
+
+@pytest.mark.parametrize("reset", [snntorch_utils.reset, _reset_by_class, _reset_by_module],
+                         ids=["utils.reset", "reset_hidden+detach_hidden", "reset_mem"])
+def test_snntorch_state_resets_reach_accelerated_neurons(reset):
+    """Every way snnTorch code resets its neurons between batches works after accelerate,
+    with the same losses, batch after batch (before, the second batch failed: the carried
+    membrane still held the first batch's graph)."""
+    want = _tutorial_training(_tutorial_net(), reset)
+    got = _tutorial_training(so.accelerate(_tutorial_net()), reset)
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-7)
+
+
+def test_accelerated_leaky_is_a_snntorch_leaky():
+    m = so.accelerate(_tutorial_net())
+    assert all(isinstance(m[i], snn.Leaky) and type(m[i]) is so.Leaky for i in (1, 3))
+    assert m[1].reset_mechanism == "subtract"
+    assert any(inst is m[1] for inst in snn.SpikingNeuron.instances)

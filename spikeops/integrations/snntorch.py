@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import snntorch
 import torch
 from torch import nn
 
@@ -45,16 +46,20 @@ def map_surrogate(spike_grad) -> surrogate_mod.Surrogate:
                      "atan, fast_sigmoid, sigmoid")
 
 
-class Leaky(nn.Module):
+class Leaky(snntorch.Leaky):
     """snnTorch's ``Leaky`` on the spikeops kernel, built from an existing one.
 
     ``forward(input_, mem=None)`` is one step with snnTorch's signature and return values
     (``spk, mem``; ``spk`` alone with ``init_hidden`` unless ``output``); ``forward_sequence(x,
     mem=None)`` runs all steps of ``x`` ``[T, ...]`` in one fused kernel and returns
-    ``(spk [T, ...], mem)``, the membrane after the last step."""
+    ``(spk [T, ...], mem)``, the membrane after the last step.
+
+    It is a ``snntorch.Leaky`` to snnTorch (a subclass, registered in snnTorch's list of
+    neuron instances), so snnTorch's own state handling reaches it: ``utils.reset(net)``,
+    ``Leaky.reset_hidden()`` / ``detach_hidden()``, ``reset_mem()`` / ``init_leaky()``."""
 
     def __init__(self, leaky: nn.Module):
-        super().__init__()
+        nn.Module.__init__(self)  # not snnTorch's: the state and parameters come from `leaky`
         for attr, bad in (("inhibition", True), ("reset_delay", False)):
             if getattr(leaky, attr, not bad) == bad:
                 raise ValueError(f"snntorch.Leaky({attr}={bad}) has no spikeops equivalent")
@@ -65,9 +70,10 @@ class Leaky(nn.Module):
             raise ValueError("snntorch.Leaky graded spikes (graded_spikes_factor != 1 or learnable) have no spikeops "
                              "equivalent")
         self.surrogate = map_surrogate(leaky.spike_grad)
-        self.reset_mechanism = leaky.reset_mechanism
-        if self.reset_mechanism not in ("subtract", "zero", "none"):
-            raise ValueError(f"reset_mechanism {self.reset_mechanism!r} is not one of subtract, zero, none")
+        if leaky.reset_mechanism not in ("subtract", "zero", "none"):
+            raise ValueError(f"reset_mechanism {leaky.reset_mechanism!r} is not one of subtract, zero, none")
+        self._reset_mechanism = leaky.reset_mechanism  # read through snnTorch's reset_mechanism property
+        self.inhibition = False
         # The original tensors: parameters stay parameters (same objects), buffers stay buffers.
         for name in ("beta", "threshold"):
             value = getattr(leaky, name)
@@ -78,6 +84,7 @@ class Leaky(nn.Module):
         self.init_hidden = leaky.init_hidden
         self.output = leaky.output
         self.register_buffer("mem", torch.zeros(0), persistent=False)
+        snntorch.SpikingNeuron.instances.append(self)  # complete: snnTorch's class methods reach it
 
     def _run(self, x, mem):
         state = F.LIFState(mem) if mem is not None else None
@@ -118,6 +125,4 @@ class Leaky(nn.Module):
 
 def accelerate(model: nn.Module) -> nn.Module:
     """Replaces every ``snntorch.Leaky`` in ``model`` (in place) by :class:`Leaky`."""
-    import snntorch
-
     return replace_modules(model, lambda m: type(m) is snntorch.Leaky, Leaky)
