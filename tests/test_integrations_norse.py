@@ -68,3 +68,14 @@ def test_accelerate_inside_a_model():
 def test_configurations_that_do_not_map_are_named(p, match):
     with pytest.raises(ValueError, match=match):
         so.accelerate(nt.LIFBoxCell(p))
+
+
+def test_neurons_left_alone_are_reported_or_refused():
+    from spikeops.integrations import NotAccelerated
+
+    model = nn.Sequential(nt.LIFBoxCell(), nt.LIFCell())
+    with pytest.warns(UserWarning, match="LIFCell: not supported yet"):
+        so.accelerate(model)
+    assert isinstance(model[0], so.LIFBoxCell) and type(model[1]) is nt.LIFCell
+    with pytest.raises(NotAccelerated, match="LIFCell"):
+        so.accelerate(nn.Sequential(nt.LIFCell()), strict=True)

@@ -174,3 +174,23 @@ def test_accelerated_leaky_is_a_snntorch_leaky():
     assert all(isinstance(m[i], snn.Leaky) and type(m[i]) is so.Leaky for i in (1, 3))
     assert m[1].reset_mechanism == "subtract"
     assert any(inst is m[1] for inst in snn.SpikingNeuron.instances)
+
+
+def test_neurons_left_alone_are_reported_or_refused():
+    class MyLeaky(snn.Leaky):
+        pass
+
+    from spikeops.integrations import NotAccelerated
+
+    model = nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.9), snn.Synaptic(alpha=0.8, beta=0.9), MyLeaky(beta=0.5))
+    with pytest.warns(UserWarning, match=r"2 snnTorch neuron module\(s\) were left as they are") as record:
+        so.accelerate(model)
+    text = str(record[0].message)
+    assert "2: snntorch._neurons.synaptic.Synaptic: not supported yet" in text
+    assert "MyLeaky: a subclass of snntorch.Leaky" in text
+    assert type(model[1]) is so.Leaky and type(model[2]) is snn.Synaptic and type(model[3]) is MyLeaky
+    strict = nn.Sequential(snn.Leaky(beta=0.9), snn.RLeaky(beta=0.9, linear_features=4))
+    with pytest.raises(NotAccelerated, match="RLeaky") as info:
+        so.accelerate(strict, strict=True)
+    assert [name for name, _ in info.value.modules] == ["1"]
+    assert type(strict[0]) is snn.Leaky  # nothing replaced

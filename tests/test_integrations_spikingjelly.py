@@ -86,3 +86,14 @@ def test_configurations_that_do_not_map_are_named():
         so.accelerate(neuron.IFNode(surrogate_function=surrogate.Sigmoid(spiking=False)))
     with pytest.raises(ValueError, match="v_threshold"):
         so.accelerate(neuron.IFNode(v_threshold=0.5, v_reset=0.5))
+
+
+def test_neurons_left_alone_are_reported_or_refused():
+    from spikeops.integrations import NotAccelerated
+
+    model = nn.Sequential(neuron.LIFNode(tau=2.0), neuron.ParametricLIFNode())
+    with pytest.warns(UserWarning, match="ParametricLIFNode: not supported yet"):
+        so.accelerate(model)
+    assert isinstance(model[0], so.LIFNode) and type(model[1]) is neuron.ParametricLIFNode
+    with pytest.raises(NotAccelerated, match="ParametricLIFNode"):
+        so.accelerate(nn.Sequential(neuron.ParametricLIFNode()), strict=True)

@@ -22,6 +22,7 @@ from typing import Optional
 
 import torch
 from norse.torch import LIFBoxCell as NorseLIFBoxCell
+from norse.torch.module import snn as norse_snn
 from norse.torch.functional.lif_box import LIFBoxFeedForwardState, LIFBoxParameters
 from norse.torch.functional.reset import reset_subtract, reset_value
 from torch import nn
@@ -89,6 +90,19 @@ class LIFBox(_Box):
         return self._run(input_tensor, state)
 
 
-def accelerate(model: nn.Module) -> nn.Module:
-    """Replaces every Norse ``LIFBoxCell`` in ``model`` (in place) by :class:`LIFBoxCell`."""
-    return replace_modules(model, lambda m: type(m) is NorseLIFBoxCell, lambda m: LIFBoxCell(m.p, m.dt))
+def _left_alone(m: nn.Module):
+    if isinstance(m, _Box) or not isinstance(m, (norse_snn.SNNCell, norse_snn.SNN, norse_snn.SNNRecurrentCell,
+                                                 norse_snn.SNNRecurrent)):
+        return None
+    if isinstance(m, NorseLIFBoxCell):
+        return "a subclass of LIFBoxCell (its own methods may change the neuron's function)"
+    return "not supported yet (spikeops replaces LIFBoxCell)"
+
+
+def accelerate(model: nn.Module, *, strict: bool = False) -> nn.Module:
+    """Replaces every Norse ``LIFBoxCell`` in ``model`` (in place) by :class:`LIFBoxCell`.
+
+    Other Norse neuron modules are left as they are and listed in a warning; ``strict=True``
+    raises :class:`~spikeops.integrations.NotAccelerated` instead, before anything is replaced."""
+    return replace_modules(model, lambda m: type(m) is NorseLIFBoxCell, lambda m: LIFBoxCell(m.p, m.dt),
+                           framework="Norse", left_alone=_left_alone, strict=strict)

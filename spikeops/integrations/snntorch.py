@@ -123,6 +123,19 @@ class Leaky(snntorch.Leaky):
         return f"reset_mechanism={self.reset_mechanism!r}, surrogate={self.surrogate!r}"
 
 
-def accelerate(model: nn.Module) -> nn.Module:
-    """Replaces every ``snntorch.Leaky`` in ``model`` (in place) by :class:`Leaky`."""
-    return replace_modules(model, lambda m: type(m) is snntorch.Leaky, Leaky)
+def _left_alone(m: nn.Module):
+    if isinstance(m, Leaky) or not isinstance(m, snntorch.SpikingNeuron):
+        return None
+    if isinstance(m, snntorch.Leaky):
+        return "a subclass of snntorch.Leaky (its own methods may change the neuron's function)"
+    return "not supported yet (spikeops replaces snntorch.Leaky)"
+
+
+def accelerate(model: nn.Module, *, strict: bool = False) -> nn.Module:
+    """Replaces every ``snntorch.Leaky`` in ``model`` (in place) by :class:`Leaky`.
+
+    Other snnTorch neurons (Synaptic, RLeaky, Alpha, subclasses of Leaky, ...) are left as they
+    are and listed in a warning; ``strict=True`` raises :class:`~spikeops.integrations.NotAccelerated`
+    instead, before anything is replaced."""
+    return replace_modules(model, lambda m: type(m) is snntorch.Leaky, Leaky, framework="snnTorch",
+                           left_alone=_left_alone, strict=strict)

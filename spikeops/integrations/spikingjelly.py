@@ -92,10 +92,23 @@ class IFNode(_Node):
         super().__init__(node, None, False)
 
 
-def accelerate(model: nn.Module) -> nn.Module:
-    """Replaces every ``neuron.LIFNode`` and ``neuron.IFNode`` in ``model`` (in place)."""
+def _left_alone(m: nn.Module):
+    if isinstance(m, _Node) or not isinstance(m, sj_neuron.BaseNode):
+        return None
+    if isinstance(m, (sj_neuron.LIFNode, sj_neuron.IFNode)):
+        return "a subclass of LIFNode/IFNode (its own methods may change the neuron's function)"
+    return "not supported yet (spikeops replaces neuron.LIFNode and neuron.IFNode)"
+
+
+def accelerate(model: nn.Module, *, strict: bool = False) -> nn.Module:
+    """Replaces every ``neuron.LIFNode`` and ``neuron.IFNode`` in ``model`` (in place).
+
+    Other SpikingJelly neurons (ParametricLIFNode, subclasses, ...) are left as they are and
+    listed in a warning; ``strict=True`` raises :class:`~spikeops.integrations.NotAccelerated`
+    instead, before anything is replaced."""
     builders = {sj_neuron.LIFNode: LIFNode, sj_neuron.IFNode: IFNode}
-    model = replace_modules(model, lambda m: type(m) in builders, lambda m: builders[type(m)](m))
+    model = replace_modules(model, lambda m: type(m) in builders, lambda m: builders[type(m)](m),
+                            framework="SpikingJelly", left_alone=_left_alone, strict=strict)
     if hasattr(sj_functional, "invalidate_reset_cache"):
         sj_functional.invalidate_reset_cache(model)
     return model
