@@ -100,19 +100,24 @@ def test_in_a_model_trains_with_sgd():
 
 
 def test_surrogate_by_name_and_object():
-    lif = spikeops.LIF(surrogate=spikeops.surrogate.Triangle(width=None, height=0.3))
+    lif = spikeops.LIF(0.9, surrogate=spikeops.surrogate.Triangle(width=None, height=0.3))
     assert lif.surrogate.height == 0.3
-    assert isinstance(spikeops.LIF(surrogate="stdb").surrogate, spikeops.surrogate.STDB)
+    assert isinstance(spikeops.LIF(0.9, surrogate="stdb").surrogate, spikeops.surrogate.STDB)
 
 
 def test_module_arguments():
     with pytest.raises(ValueError, match="step_mode"):
-        spikeops.LIF(step_mode="both")
+        spikeops.LIF(0.9, step_mode="both")
     with pytest.raises(ValueError, match="stateful"):
-        spikeops.LIF(step_mode="single", stateful=False)
+        spikeops.LIF(0.9, step_mode="single", stateful=False)
     with pytest.raises(ValueError, match="reset"):
-        spikeops.LIF(reset="hard")
-    lif = spikeops.LIF(step_mode="single")
+        spikeops.LIF(0.9, reset="hard")
+    with pytest.raises(ValueError, match="give decay= .* or tau="):
+        spikeops.LIF()
+    with pytest.raises(ValueError, match=r"step_mode='multi' takes \[T, batch, ...\]"):
+        spikeops.LIF(0.9)(torch.zeros(5))
+    assert spikeops.LIF(tau=4.0).decay == 0.75
+    lif = spikeops.LIF(0.9, step_mode="single")
     lif(torch.zeros(3))
     with pytest.raises(ValueError, match="reset_state"):
         lif(torch.zeros(4))

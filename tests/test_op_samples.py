@@ -79,7 +79,7 @@ OPS = {
             Sample("integer x", lambda: ((torch.ones(3, 4, dtype=torch.int32),), dict(decay=0.5)), TypeError,
                    "x must be a float32"),
             Sample("no time dim", lambda: ((torch.zeros(()),), dict(decay=0.5)), ValueError,
-                   "leading time dimension"),
+                   r"leading time dimension|\[T, batch, \.\.\.\] inputs \(time first\)"),
             Sample("decay > 1", lambda: ((_x(3, 4),), dict(decay=1.5)), ValueError, "decay", on_values=True),
             Sample("threshold 0", lambda: ((_x(3, 4),), dict(decay=0.5, threshold=0.0)), ValueError, "threshold",
                    on_values=True),

@@ -19,12 +19,13 @@ __all__ = ["LIF", "IF", "SoftLIF", "filtered_spike_train", "ZOHLIF", "SubstepLIF
 class LIF(nn.Module):
     """Leaky integrate-and-fire neurons, a drop-in activation for torch models.
 
-    ``step_mode="multi"`` (default): input ``[T, *]``, all steps in one fused kernel; by default
+    ``step_mode="multi"`` (default): input ``[T, batch, ...]`` (time first: a ``[B, C, H, W]``
+    batch would be read as B time steps), all steps in one fused kernel; by default
     each call starts from rest (set ``stateful=True`` to carry the state across calls).
     ``step_mode="single"``: input ``[*]`` is one time step and the state is kept between calls,
     for loops written step by step; call :meth:`reset_state` between sequences.
 
-    The decay is given as ``decay`` (alpha) or ``tau`` (alpha = 1 - 1/tau). ``learn_decay`` and
+    The decay is required, as ``decay`` (alpha) or ``tau`` (alpha = 1 - 1/tau). ``learn_decay`` and
     ``learn_threshold`` make them parameters of shape ``param_shape``: ``()`` for one per layer,
     e.g. ``(C, 1, 1)`` for one per channel of ``[T, B, C, H, W]`` inputs. A learnable decay is
     clamped to [0, 1] in the forward pass. Other arguments are those of :func:`spikeops.functional.lif`.
@@ -65,6 +66,9 @@ class LIF(nn.Module):
             raise ValueError(f"step_mode must be 'multi' or 'single', got {step_mode!r}")
         if output_delay and (step_mode != "multi" or not deferred_reset):
             raise ValueError("output_delay needs step_mode='multi' and deferred_reset=True")
+        if decay is None and tau is None:
+            raise ValueError("LIF needs its leak: give decay= (alpha in [0, 1], snnTorch's beta; 1 = no leak) or "
+                             "tau= (in steps, alpha = 1 - 1/tau); spikeops.nn.IF is the neuron without leak")
         decay = F.resolve_decay(decay, tau)
         reset_mode(reset)  # a misspelt mode fails here, not at the first call
         self.surrogate = surrogate_mod.get(surrogate)
@@ -106,6 +110,9 @@ class LIF(nn.Module):
         single = self.step_mode == "single"
         if single:
             x = x.unsqueeze(0)
+        elif isinstance(x, torch.Tensor) and x.dim() < 2:
+            raise ValueError(f"step_mode='multi' takes [T, batch, ...] inputs (time first), got shape "
+                             f"{tuple(x.shape)}; for one step at a time use step_mode='single'")
         state = self.state if self.stateful else None
         if state is not None and state.v.shape != x.shape[1:]:
             raise ValueError(f"input's neuron shape {tuple(x.shape[1:])} differs from the carried state's "
