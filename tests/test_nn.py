@@ -164,3 +164,31 @@ def test_encoders_and_readouts():
     torch.testing.assert_close(cum.flatten(), torch.tensor([2.0, 1.0, 2.0]))
     with pytest.raises(ValueError, match="T"):
         encode_constant(x, 0)
+
+
+def test_other_libraries_spellings():
+    """snnTorch's beta and SpikingJelly's v_threshold are the same parameters under another
+    name; SpikingJelly's decay_input feeds the input in as x / tau."""
+    x = torch.randn(12, 3, 10) + 0.6
+    assert torch.equal(spikeops.LIF(beta=0.85, v_threshold=0.7)(x), spikeops.LIF(0.85, threshold=0.7)(x))
+    assert torch.equal(spikeops.LIF(tau=2.0, decay_input=True)(x), spikeops.LIF(tau=2.0, gain=0.5)(x))
+    assert spikeops.LIF(0.75, decay_input=True).gain == 0.25
+    for bad, match in [(dict(decay=0.9, beta=0.8), "give decay or beta"),
+                       (dict(decay=0.9, threshold=1.0, v_threshold=0.5), "give threshold or v_threshold"),
+                       (dict(tau=2.0, decay_input=True, gain=2.0), "do not give gain"),
+                       (dict(tau=2.0, decay_input=True, v_reset=0.5), "leaks toward v_reset")]:
+        with pytest.raises(ValueError, match=match):
+            spikeops.LIF(**bad)
+    with pytest.raises(ValueError, match="IF has no leak; beta"):
+        spikeops.nn.IF(beta=0.5)
+
+
+def test_spikingjelly_spelling_gives_spikingjellys_lifnode():
+    """LIF(tau=..., decay_input=True, reset="zero") is SpikingJelly's default LIFNode (hard reset to 0,
+    decay_input, multi-step): the same spikes and membrane on random input."""
+    neuron = pytest.importorskip("spikingjelly.activation_based.neuron", reason="SpikingJelly is a test dependency")
+    x = torch.rand(20, 4, 30) * 2.5
+    sj = neuron.LIFNode(tau=2.0, step_mode="m", store_v_seq=True)
+    ours = spikeops.LIF(tau=2.0, decay_input=True, v_threshold=1.0, reset="zero", stateful=True)
+    assert torch.equal(ours(x), sj(x))
+    torch.testing.assert_close(ours.state.v, sj.v_seq[-1])

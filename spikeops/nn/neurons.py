@@ -30,6 +30,11 @@ class LIF(nn.Module):
     e.g. ``(C, 1, 1)`` for one per channel of ``[T, B, C, H, W]`` inputs. A learnable decay is
     clamped to [0, 1] in the forward pass. Other arguments are those of :func:`spikeops.functional.lif`.
 
+    Other libraries' spellings of the same parameters are accepted: ``beta`` (snnTorch) for
+    ``decay``, ``v_threshold`` (SpikingJelly) for ``threshold``, and SpikingJelly's
+    ``decay_input=True``, which feeds the input in as ``x / tau`` (gain ``1/tau``, or
+    ``1 - decay``); spikeops' own ``tau`` never implies it. The README maps every name.
+
     ``output_delay=True`` (multi-step mode, with ``deferred_reset``) emits each spike one step
     after the step whose membrane crossed the threshold: step t outputs ``[v[t-1] > threshold]``,
     computed from the membrane before step t's input, and step 0 outputs that of the initial
@@ -45,7 +50,7 @@ class LIF(nn.Module):
         *,
         tau: Optional[float] = None,
         gain: Union[float, torch.Tensor] = 1.0,
-        threshold: Union[float, torch.Tensor] = 1.0,
+        threshold: Optional[Union[float, torch.Tensor]] = None,
         reset: str = "subtract",
         v_reset: float = 0.0,
         refractory: int = 0,
@@ -60,8 +65,16 @@ class LIF(nn.Module):
         track_age: bool = False,
         age_init: int = 1000,
         output_delay: bool = False,
+        beta: Optional[Union[float, torch.Tensor]] = None,
+        v_threshold: Optional[Union[float, torch.Tensor]] = None,
+        decay_input: bool = False,
     ):
         super().__init__()
+        decay = _one_of("decay", decay, "beta", beta)
+        threshold = _one_of("threshold", threshold, "v_threshold", v_threshold)
+        threshold = 1.0 if threshold is None else threshold
+        if decay_input:
+            gain = _decayed_input_gain(decay, tau, gain, v_reset)
         if step_mode not in ("multi", "single"):
             raise ValueError(f"step_mode must be 'multi' or 'single', got {step_mode!r}")
         if output_delay and (step_mode != "multi" or not deferred_reset):
@@ -138,11 +151,34 @@ class LIF(nn.Module):
                 f"step_mode={self.step_mode!r}{delay}")
 
 
+def _one_of(name: str, value, alias: str, alias_value):
+    """A value given under spikeops' name or under another library's spelling of it, not both."""
+    if alias_value is None:
+        return value
+    if value is not None:
+        raise ValueError(f"give {name} or {alias} (the same parameter), not both")
+    return alias_value
+
+
+def _decayed_input_gain(decay, tau, gain, v_reset):
+    """SpikingJelly's decay_input: the input enters as x / tau, i.e. a gain of 1 - decay."""
+    if not (isinstance(gain, (int, float)) and gain == 1.0):
+        raise ValueError("decay_input=True sets the gain (1/tau); do not give gain as well")
+    if v_reset != 0.0:
+        raise ValueError("decay_input=True with v_reset != 0: SpikingJelly's LIFNode leaks toward v_reset, which "
+                         "spikeops.LIF does not; use spikeops.integrations.spikingjelly.LIFNode for that neuron")
+    if tau is not None:
+        return 1.0 / tau
+    if isinstance(decay, (int, float)):
+        return 1.0 - decay
+    raise ValueError("decay_input=True needs tau or a number decay (the gain is 1 - decay)")
+
+
 class IF(LIF):
     """Integrate-and-fire: :class:`LIF` with decay 1 (no leak)."""
 
     def __init__(self, **kwargs):
-        for arg in ("decay", "tau", "learn_decay"):
+        for arg in ("decay", "tau", "learn_decay", "beta", "decay_input"):
             if arg in kwargs:
                 raise ValueError(f"IF has no leak; {arg} cannot be set")
         super().__init__(1.0, **kwargs)
