@@ -81,7 +81,7 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
     elif decay is None:
         decay = 0.5
     sg = surrogate_mod.get(surrogate)
-    track = track_age or return_ages or isinstance(sg, surrogate_mod.STDB)
+    track = track_age or return_ages or sg.uses_ages
     alpha = torch.as_tensor(decay, dtype=x.dtype, device=x.device)
     gamma = torch.as_tensor(gain, dtype=x.dtype, device=x.device)
     theta = torch.as_tensor(threshold, dtype=x.dtype, device=x.device)

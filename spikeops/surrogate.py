@@ -19,7 +19,7 @@ from . import _C
 from .kinds import SurrogateKind
 
 __all__ = ["Surrogate", "ATan", "FastSigmoid", "Sigmoid", "Triangle", "Rectangle", "STDB", "Linear", "FSTriangle",
-           "get"]
+           "Custom", "get"]
 
 
 class Surrogate(abc.ABC):
@@ -196,6 +196,31 @@ _BY_NAME = {
     "linear": Linear,
     "fs_triangle": FSTriangle,
 }
+
+
+class Custom(Surrogate):
+    """A surrogate of your own: ``fn(u, theta, age) -> sigma'(u)`` in plain PyTorch, for
+    ``u = h - theta`` (``age``: the spike ages, with ``uses_ages=True``; else zeros).
+
+    The fused kernels evaluate the built-in surrogates only, so a neuron with this one runs
+    as :func:`spikeops.reference.lif` (the same neuron as a PyTorch loop over time, in the
+    input's dtype): correct, and as fast as plain PyTorch, not as the kernels."""
+
+    kind = None
+    name = "custom"
+
+    def __init__(self, fn, *, uses_ages: bool = False):
+        if not callable(fn):
+            raise TypeError(f"Custom surrogate: fn must be callable as fn(u, theta, age), got {fn!r}")
+        self.fn = fn
+        self.uses_ages = bool(uses_ages)
+        self.height, self.width = 1.0, 0.0  # not used: fn is the whole formula
+
+    def grad(self, u, theta, age):
+        return self.fn(u, theta, age)
+
+    def __repr__(self) -> str:
+        return f"Custom({getattr(self.fn, '__name__', self.fn)!r})"
 
 
 def get(spec: str | Surrogate) -> Surrogate:

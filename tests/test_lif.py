@@ -627,3 +627,26 @@ def test_reference_imports_nothing_of_the_implementation():
     absolute |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
     assert relative == {"surrogate"}
     assert not any(m.startswith("spikeops") for m in absolute)
+
+
+def test_user_defined_surrogate():
+    """A surrogate written in PyTorch runs the neuron through the reference: the same spikes and
+    state as the kernels, and the gradient its formula gives (here atan's, so the kernels' own)."""
+    alpha = 2.0
+    mine = S.Custom(lambda u, theta, age: (alpha / 2) / (1 + (math.pi / 2 * alpha * u) ** 2))
+    x = (torch.randn(9, 31) * 0.8 + 0.5).requires_grad_()
+    theta = torch.full((31,), 0.9, requires_grad=True)
+    outs = []
+    for sg in (mine, S.ATan(alpha)):
+        s, st = F.lif(x, decay=0.8, threshold=theta, reset="zero", surrogate=sg)
+        g = torch.autograd.grad((s * torch.arange(9.0)[:, None]).sum() + st.v.sum(), (x, theta))
+        outs.append((s, st.v, *g))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    module = spikeops.LIF(0.8, threshold=0.9, reset="zero", surrogate=mine)
+    assert torch.equal(module(x.detach()), outs[0][0])
+    ages = S.Custom(lambda u, theta, age: torch.exp(-0.1 * age), uses_ages=True)
+    s, st = F.lif(x.detach(), decay=0.8, surrogate=ages)
+    assert st.age is not None and st.age.dtype == torch.int32
+    with pytest.raises(TypeError, match="fn must be callable"):
+        S.Custom(3.0)
