@@ -1,12 +1,13 @@
 """nn.Module front ends and building blocks: neurons, encoders, readouts,
 synapses and the time-distributed wrapper."""
-from .encoders import ConstantEncoder, RateEncoder, encode, encode_constant, encode_rate
+from . import losses
+from .encoders import ConstantEncoder, RateEncoder, encode, encode_constant, encode_delta, encode_latency, encode_rate
 from .layers import SharedDropout, TimeDistributed
 from .neurons import FSNeuron, IF, LIF, SoftLIF, SubstepLIF, ZOHLIF, filtered_spike_train
 from .readout import integrate, mean_rate, spike_count
 from .synapses import AlphaSynapse, SynapticFilter, synaptic_filter
 
 __all__ = ["LIF", "IF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode", "encode_constant",
-           "encode_rate", "mean_rate", "spike_count", "integrate", "synaptic_filter", "SynapticFilter", "SoftLIF",
+           "encode_rate", "encode_latency", "encode_delta", "losses", "mean_rate", "spike_count", "integrate", "synaptic_filter", "SynapticFilter", "SoftLIF",
            "filtered_spike_train", "ZOHLIF", "SubstepLIF", "FSNeuron", "AlphaSynapse",
            "SharedDropout"]
