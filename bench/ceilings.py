@@ -97,15 +97,32 @@ def cases(T: int, N: int):
     yield "fixed-point LIF forward", "int32", 5, lambda: F.lif_fixed(a_in, du=410, dv=205, vth_mant=2000)
 
 
-# The compute ceiling of each float32 family's AVX-512 hot loop, from its instruction count.
-ESTIMATES = json.loads((Path(__file__).resolve().parent / "ceiling_estimates.json").read_text())["rows"]
+# The compute ceiling of each row's AVX-512 hot loop, from its instruction count ("family|dtype").
+ESTIMATES = json.loads((Path(__file__).resolve().parent / "ceiling_estimates.json").read_text())["rows_by_dtype"]
+
+
+def estimate(family: str, dtype: str):
+    """Neuron-steps per cycle the row's hot loops allow, or None: F.lif's rows are the same
+    kernels (forward+backward: the forward saving h, then the backward, cycles added)."""
+    parts = {"F.lif under no_grad (fresh outputs)": ["LIF forward"],
+             "F.lif forward+backward, autograd": ["LIF forward, saving h", "LIF backward"]}.get(family, [family])
+    rows = [ESTIMATES.get(f"{part}|{dtype}") for part in parts]
+    if not all(rows):
+        return None
+    return rows[0].get("lanes", 16) / sum(row["cycles_per_vector"] for row in rows)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=positive_int, default=10)
     parser.add_argument("--out", type=output_dir, default=str(Path(__file__).resolve().parent / "results"))
+    parser.add_argument("--render", action="store_true",
+                        help="no measuring: rebuild the table from OUT/ceilings_cpu.json (e.g. after the estimates "
+                             "change)")
     args = parser.parse_args(argv)
+    if args.render:
+        stored = json.loads((Path(args.out) / "ceilings_cpu.json").read_text())
+        return render(stored["meta"], stored["rows"], args.out)
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     hz = nominal_hz()
@@ -147,6 +164,15 @@ def main(argv=None) -> int:
                 threads=threads, nominal_ghz=hz / 1e9, isas=isas, torch=torch.__version__,
                 spikeops=spikeops.__version__, copy_gb_s={str(k): v for k, v in copies.items()},
                 cache_shape=list(CACHE), dram_shape=list(DRAM))
+    return render(meta, list(rows.values()), args.out)
+
+
+def render(meta: dict, rows: list, out) -> int:
+    """Writes the results (OUT/ceilings_cpu.json and .md) from the measured rows."""
+    hz = meta["nominal_ghz"] * 1e9
+    isas = meta["isas"]
+    copies = {int(k): v for k, v in meta["copy_gb_s"].items()}
+    by_key = {(r["family"], r["dtype"]): r for r in rows}
     best = isas[-1]
     thread_counts = sorted(copies)
     columns = [("kernel", "l"), ("dtype", "l")]
@@ -156,32 +182,34 @@ def main(argv=None) -> int:
     columns += [(f"DRAM, {thread_counts[-1]} thread(s): steps/s vs float32 (interleaved)", "r")]
 
     def cells(r):
-        out = [r["family"], r["dtype"]]
-        out += [f"{r[f'cache_{isa}'] / 1e9:.2f} ({r[f'cache_{isa}'] / hz:.2f})" for isa in isas]
-        est = ESTIMATES.get(r["family"]) if r["dtype"] in ("float32", "int32") else None
-        out.append(f"{est['g_steps_per_s_at_2_3_ghz']:.2f} ({est['steps_per_cycle']:.2f})" if est else "")
-        out += [f"{r[f'dram_{n}']:.2f}" for n in thread_counts]
-        f32 = rows.get((r["family"], "float32"), {})
+        row = [r["family"], r["dtype"]]
+        row += [f"{r[f'cache_{isa}'] / 1e9:.2f} ({r[f'cache_{isa}'] / hz:.2f})" for isa in isas]
+        est = estimate(r["family"], r["dtype"])
+        row.append(f"{est * hz / 1e9:.2f} ({est:.2f})" if est else "")
+        row += [f"{r[f'dram_{n}']:.2f}" for n in thread_counts]
+        f32 = by_key.get((r["family"], "float32"), {})
         half = r["dtype"] in ("float16", "bfloat16") and "interleaved" in r
-        out.append(f"{f32['interleaved'] / r['interleaved']:.2f}" if half else "")
-        return out
+        row.append(f"{f32['interleaved'] / r['interleaved']:.2f}" if half else "")
+        return row
 
     copy_text = ", ".join(f"{n} thread(s) {copies[n]:.1f} GB/s" for n in thread_counts)
-    write_results(args.out, "ceilings_cpu", "CPU kernels against the compute and memory ceilings", meta,
-                  [f"L2-resident [T, N] = {list(CACHE)}, one thread, neuron-steps per second; per cycle at the "
+    write_results(out, "ceilings_cpu", "CPU kernels against the compute and memory ceilings", meta,
+                  [f"L2-resident [T, N] = {meta['cache_shape']}, one thread, neuron-steps per second; per cycle at the "
                    f"nominal {hz / 1e9:.2f} GHz (an upper bound where the VM turbo-boosts)",
-                   f"DRAM-sized [T, N] = {list(DRAM)}: minimal traffic per second over `copy_` at the same thread "
+                   f"DRAM-sized [T, N] = {meta['dram_shape']}: minimal traffic per second over `copy_` at the same thread "
                    f"count ({copy_text}); ISA {best}",
                    "LIF rows: the `_out` ops into preallocated outputs, then `F.lif` as users call it (fresh "
                    "outputs; forward+backward counts 6 elements per neuron-step: x, spikes, h, grad spikes, h, "
                    "grad x); other families return fresh outputs",
-                   "Compute ceiling estimate: cycles per 16-lane vector from the hot loop's instruction count "
-                   "(bench/ceiling_estimates.json, bench/NOTES.md: max of 512-bit uops / 2 ports, instructions / 4, "
-                   "10 per division), at the nominal clock",
+                   "Compute ceiling estimate: cycles per vector (16 lanes, 8 for float64) from the hot loop's "
+                   "instruction count (bench/ceiling_estimates.json, bench/NOTES.md: max of 512-bit uops / 2 ports, "
+                   "instructions / 4, 10 per vdivps, 16 per vdivpd), at the nominal clock; none for the float64 "
+                   "soft-LIF and FS rows (scalar libm calls) or where it was not counted; the F.lif rows run the same kernels (forward+backward: "
+                   "the cycles of the forward saving h and of the backward added)",
                    "16-bit rows: the LIF kernels on float16/bfloat16 data with float32 state; the last column is "
                    "their neuron-steps per second over float32's at DRAM size on all threads, the three dtypes "
                    "timed in turns (median of their calls)"],
-                  columns, cells, list(rows.values()))
+                  columns, cells, rows)
     return 0
 
 
