@@ -7,6 +7,13 @@ from typing import Callable, Dict, List, Tuple
 import torch
 
 
+def mnist_batches(data, steps: int, batch_size: int):
+    """The first ``steps`` batches of a fixed shuffle of MNIST's training split, as (x, y)."""
+    order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(0))
+    return [(data.x_train[idx], data.y_train[idx])
+            for idx in (order[i * batch_size:(i + 1) * batch_size] for i in range(steps))]
+
+
 def train_both(make_net: Callable[[bool], torch.nn.Module], train_step: Callable, accuracy: Callable, batches,
                names=("original", "accelerated")) -> Dict[str, Tuple[List[float], float, float]]:
     """``make_net(accelerated)`` builds the network (seeded inside: both runs start equal);

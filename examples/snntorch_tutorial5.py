@@ -19,7 +19,7 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
-from compare import report, train_both
+from compare import mnist_batches, report, train_both
 from spikeops.datasets import mnist
 from spikeops.integrations.snntorch import accelerate
 
@@ -75,9 +75,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     steps, n_test, batch_size = (20, 2000, 128) if args.quick else (390, 10000, 128)
     data = mnist()
-    order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(0))
-    batches = [(data.x_train[order[i * batch_size:(i + 1) * batch_size]],
-                data.y_train[order[i * batch_size:(i + 1) * batch_size]]) for i in range(steps)]
+    batches = mnist_batches(data, steps, batch_size)
 
     @torch.no_grad()
     def accuracy(net):

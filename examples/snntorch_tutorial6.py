@@ -21,7 +21,7 @@ import torch
 from snntorch import surrogate, utils
 from torch import nn
 
-from compare import report, train_both
+from compare import mnist_batches, report, train_both
 from spikeops.datasets import mnist
 from spikeops.integrations.snntorch import accelerate
 
@@ -74,9 +74,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     steps, n_test, batch_size = (10, 500, 64) if args.quick else (200, 10000, 128)
     data = mnist()
-    order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(0))
-    batches = [(data.x_train[order[i * batch_size:(i + 1) * batch_size]],
-                data.y_train[order[i * batch_size:(i + 1) * batch_size]]) for i in range(steps)]
+    batches = mnist_batches(data, steps, batch_size)
 
     @torch.no_grad()
     def accuracy(net):
