@@ -122,16 +122,15 @@ def lif(
     elif not isinstance(state, LIFState):
         raise TypeError(f"state must be a spikeops.functional.LIFState or None, got {type(state).__name__}")
     sg = surrogate_mod.get(surrogate)
+    track = bool(track_age or return_ages or sg.uses_ages)
     if sg.kind is None:  # a user-defined surrogate: the kernels cannot evaluate it
         from . import reference
         out = reference.lif(x, state, decay=decay, tau=tau, gain=gain, threshold=threshold, reset=reset,
                             v_reset=v_reset, refractory=_integer("refractory", refractory), detach_reset=detach_reset,
                             deferred_reset=deferred_reset, surrogate=sg, track_age=track_age, age_init=age_init,
                             return_ages=return_ages)
-        track = bool(track_age or return_ages or sg.uses_ages)
         v, r, a = out[1]
         return (out[0], LIFState(v, r if refractory > 0 else None, a if track else None)) + tuple(out[2:])
-    track = bool(track_age or return_ages or sg.uses_ages)
     alpha = _param("decay", resolve_decay(decay, tau))
     gamma = _param("gain", gain)
     theta = _param("threshold", threshold)

@@ -74,6 +74,11 @@ using LifBackwardFn = std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor>(
     const optional<Tensor>&, const optional<Tensor>&, const Tensor&, const Tensor&, const Tensor&, int64_t,
     double, int64_t, bool, bool, int64_t, double, double, int64_t, bool, bool, bool, bool);
 
+const c10::TypedOperatorHandle<LifForwardFn>& lif_forward_op() {
+  static const auto op = find_op<LifForwardFn>("lif_forward");
+  return op;
+}
+
 constexpr int kLifInputs = 19;
 
 struct LifFunction : torch::autograd::Function<LifFunction> {
@@ -83,7 +88,7 @@ struct LifFunction : torch::autograd::Function<LifFunction> {
                                int64_t refractory, bool deferred_reset, bool detach_reset, int64_t surrogate,
                                double sg_height, double sg_width, bool track_age, int64_t age_init,
                                bool return_ages, bool save_for_backward) {
-    static const auto op = find_op<LifForwardFn>("lif_forward");
+    const auto& op = lif_forward_op();
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     auto [spikes, v, r, a, ages, saved_h, saved_age] =
         op.call(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset, detach_reset,
@@ -159,7 +164,7 @@ LifForwardOutputs lif_forward_autograd(const Tensor& x, const optional<Tensor>& 
   const bool differentiable = at::GradMode::is_enabled() &&
                               any_requires_grad({&x, &or_undefined(v0), &alpha, &gamma, &theta});
   if (!differentiable) {
-    static const auto op = find_op<LifForwardFn>("lif_forward");
+    const auto& op = lif_forward_op();
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     return op.call(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset, detach_reset,
                    surrogate, sg_height, sg_width, track_age, age_init, return_ages, save_for_backward);
@@ -175,10 +180,15 @@ LifForwardOutputs lif_forward_autograd(const Tensor& x, const optional<Tensor>& 
 using SoftLifFn = Tensor(const Tensor&, double, double, double, double, double);
 using SoftLifBackwardFn = Tensor(const Tensor&, const Tensor&, double, double, double, double, double);
 
+const c10::TypedOperatorHandle<SoftLifFn>& soft_lif_op() {
+  static const auto op = find_op<SoftLifFn>("soft_lif");
+  return op;
+}
+
 struct SoftLifFunction : torch::autograd::Function<SoftLifFunction> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x, double tau_rc, double tau_ref, double smoothing,
                         double gain, double amplitude) {
-    static const auto op = find_op<SoftLifFn>("soft_lif");
+    const auto& op = soft_lif_op();
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     ctx->save_for_backward({x});
     ctx->saved_data["constants"] = std::vector<double>{tau_rc, tau_ref, smoothing, gain, amplitude};
@@ -200,7 +210,7 @@ struct SoftLifFunction : torch::autograd::Function<SoftLifFunction> {
 Tensor soft_lif_autograd(const Tensor& x, double tau_rc, double tau_ref, double smoothing, double gain,
                          double amplitude) {
   if (!(at::GradMode::is_enabled() && x.requires_grad())) {
-    static const auto op = find_op<SoftLifFn>("soft_lif");
+    const auto& op = soft_lif_op();
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     return op.call(x, tau_rc, tau_ref, smoothing, gain, amplitude);
   }
@@ -215,11 +225,16 @@ using FsBackwardFn = std::tuple<Tensor, Tensor, Tensor, Tensor>(const Tensor&, c
                                                                 const Tensor&, const Tensor&, int64_t, double,
                                                                 double, bool);
 
+const c10::TypedOperatorHandle<FsFn>& fs_neuron_op() {
+  static const auto op = find_op<FsFn>("fs_neuron");
+  return op;
+}
+
 struct FsFunction : torch::autograd::Function<FsFunction> {
   static variable_list forward(AutogradContext* ctx, const Tensor& x, const Tensor& h, const Tensor& d,
                                const Tensor& threshold, int64_t surrogate, double sg_height, double sg_width,
                                bool count_spikes) {
-    static const auto op = find_op<FsFn>("fs_neuron");
+    const auto& op = fs_neuron_op();
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     auto [out, spikes] = op.call(x, h, d, threshold, surrogate, sg_height, sg_width, count_spikes);
     ctx->mark_non_differentiable({spikes});
@@ -258,7 +273,7 @@ std::tuple<Tensor, Tensor> fs_neuron_autograd(const Tensor& x, const Tensor& h, 
                                               const Tensor& threshold, int64_t surrogate, double sg_height,
                                               double sg_width, bool count_spikes) {
   if (!(at::GradMode::is_enabled() && any_requires_grad({&x, &h, &d, &threshold}))) {
-    static const auto op = find_op<FsFn>("fs_neuron");
+    const auto& op = fs_neuron_op();
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     return op.call(x, h, d, threshold, surrogate, sg_height, sg_width, count_spikes);
   }
