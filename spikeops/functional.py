@@ -1,6 +1,7 @@
 """Functional form of the fused multi-step LIF neuron."""
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import NamedTuple, Optional, Union
 
@@ -8,10 +9,10 @@ import torch
 
 from . import _ops  # noqa: F401  (registers the ops)
 from . import surrogate as surrogate_mod
-from .kinds import reset_mode
+from .kinds import ResetMode, SurrogateKind, reset_mode
 
-__all__ = ["LIFState", "lif", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron", "FixedState",
-           "lif_fixed", "SubstepState", "lif_substep"]
+__all__ = ["LIFState", "lif", "leaky_integrate", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron",
+           "FixedState", "lif_fixed", "SubstepState", "lif_substep"]
 
 Param = Union[float, torch.Tensor]
 # The values, shapes, dtypes and devices of every op's arguments are checked by
@@ -93,6 +94,7 @@ def lif(
     track_age: bool = False,
     age_init: int = 1000,
     return_ages: bool = False,
+    return_membrane: bool = False,
 ):
     """Runs LIF neurons over all T steps of ``x`` ([T, *]) in one fused kernel.
 
@@ -112,9 +114,14 @@ def lif(
         track_age: carry the spike age (steps since the last spike) in the state.
         age_init: the age state of a neuron that has never fired.
         return_ages: also return the per-step ages a[t] (int32, [T, *]).
+        return_membrane: also return the membrane sequence ``h`` ([T, *], x's dtype): each
+            step's membrane after the input and before the spike test and reset, for
+            monitoring. It carries no gradient; a loss on membranes needs a neuron without
+            reset, :func:`leaky_integrate`.
 
     Returns:
-        ``(spikes, state)`` or ``(spikes, state, ages)``: spikes have x's shape and dtype.
+        ``(spikes, state)``, followed by ``ages`` and then ``h`` when asked for: spikes have
+        x's shape and dtype.
     """
     _tensor("x", x)
     if state is None:
@@ -128,7 +135,7 @@ def lif(
         out = reference.lif(x, state, decay=decay, tau=tau, gain=gain, threshold=threshold, reset=reset,
                             v_reset=v_reset, refractory=_integer("refractory", refractory), detach_reset=detach_reset,
                             deferred_reset=deferred_reset, surrogate=sg, track_age=track_age, age_init=age_init,
-                            return_ages=return_ages)
+                            return_ages=return_ages, return_membrane=return_membrane)
         v, r, a = out[1]
         return (out[0], LIFState(v, r if refractory > 0 else None, a if track else None)) + tuple(out[2:])
     alpha = _param("decay", resolve_decay(decay, tau))
@@ -136,16 +143,72 @@ def lif(
     theta = _param("threshold", threshold)
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, state.v, alpha, gamma, theta))
-    spikes, v, r, a, ages, _, _ = torch.ops.spikeops.lif_forward(
+    spikes, v, r, a, ages, h, _ = torch.ops.spikeops.lif_forward(
         x, v0=state.v, r0=state.refractory, a0=state.age, alpha=alpha, gamma=gamma, theta=theta,
         reset=reset_mode(reset), v_reset=float(v_reset), refractory=_integer("refractory", refractory),
         deferred_reset=deferred_reset, detach_reset=detach_reset, surrogate=sg.kind, sg_height=sg.height,
         sg_width=sg.width, track_age=track, age_init=_integer("age_init", age_init), return_ages=return_ages,
-        save_for_backward=needs_grad)
-    new_state = LIFState(v, r if refractory > 0 else None, a if track else None)
+        save_for_backward=needs_grad or return_membrane)
+    out = (spikes, LIFState(v, r if refractory > 0 else None, a if track else None))
     if return_ages:
-        return spikes, new_state, ages
-    return spikes, new_state
+        out += (ages,)
+    if return_membrane:
+        # The kernels mark held (refractory) steps with -inf; the membrane there is v_reset.
+        h = h.masked_fill(h == -math.inf, float(v_reset)) if refractory > 0 else h
+        out += (h.detach().clone() if needs_grad and refractory == 0 else h,)  # never the tensor backward reads
+    return out
+
+
+def _integrate(x: torch.Tensor, v0: Optional[torch.Tensor], decay: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    # A leaky integrator is an LIF neuron that never resets: the kernel's saved membrane
+    # before the (never passed) threshold is the integrator's output sequence.
+    return torch.ops.spikeops.lif_forward(
+        x, v0=v0, r0=None, a0=None, alpha=decay, gamma=gain, theta=_param("threshold", 1.0), reset=ResetMode.none,
+        v_reset=0.0, refractory=0, deferred_reset=False, detach_reset=False, surrogate=SurrogateKind.atan,
+        sg_height=1.0, sg_width=1.0, track_age=False, age_init=0, return_ages=False, save_for_backward=True)[5]
+
+
+class _LeakyIntegrate(torch.autograd.Function):
+    """y[t] = decay y[t-1] + gain x[t]. The backward pass is the same recursion run backwards
+    in time on the output gradient: z[t] = dL/dy[t] + decay z[t+1]; then dL/dx = gain z,
+    dL/dv0 = decay z[0], dL/ddecay = sum z[t] y[t-1], dL/dgain = sum z[t] x[t]."""
+
+    @staticmethod
+    def forward(ctx, x, v0, decay, gain):
+        y = _integrate(x, v0, decay, gain)
+        ctx.save_for_backward(x, v0, y, decay, gain)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y):
+        x, v0, y, decay, gain = ctx.saved_tensors
+        z = _integrate(grad_y.flip(0), None, decay, _param("gain", 1.0)).flip(0)
+        need_x, need_v0, need_decay, need_gain = ctx.needs_input_grad
+        grad_x = z * gain.to(z.dtype) if need_x else None
+        grad_v0 = (z[0] * decay.to(z.dtype)).sum_to_size(v0.shape) if need_v0 else None
+        grad_decay = grad_gain = None
+        if need_decay:
+            before = torch.cat([(v0 if v0 is not None else torch.zeros_like(y[0])).expand_as(y[0])[None], y[:-1]])
+            grad_decay = (z * before).sum(0).sum_to_size(decay.shape).to(decay.dtype)
+        if need_gain:
+            grad_gain = (z * x).sum(0).sum_to_size(gain.shape).to(gain.dtype)
+        return grad_x, grad_v0, grad_decay, grad_gain
+
+
+def leaky_integrate(x: torch.Tensor, v0: Optional[torch.Tensor] = None, *, decay: Param, gain: Param = 1.0):
+    """A leaky integrator (LIF neuron without threshold) over all T steps of ``x`` ([T, *]) in
+    one fused kernel, differentiable: ``y[t] = decay * y[t-1] + gain * x[t]`` from ``y[-1] = v0``
+    (zeros when None). Returns the whole sequence ``y`` ([T, *], x's dtype).
+
+    The synaptic current of a current-based LIF neuron, a membrane readout for membrane
+    losses. ``decay`` and ``gain`` are numbers or tensors broadcastable to ``x.shape[1:]``;
+    gradients reach ``x``, ``v0`` and tensor ``decay``/``gain`` (the backward pass runs the
+    same kernel backwards in time)."""
+    _tensor("x", x)
+    if v0 is not None:
+        _tensor("v0", v0)
+    return _LeakyIntegrate.apply(x, v0, _param("decay", decay), _param("gain", gain))
 
 
 def soft_lif(x: torch.Tensor, *, tau_rc: float = 0.02, tau_ref: float = 0.002, smoothing: float = 0.02,

@@ -67,7 +67,7 @@ def spike(u: torch.Tensor, theta: torch.Tensor, age: Optional[torch.Tensor], sg:
 
 def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="subtract", v_reset=0.0,
         refractory=0, detach_reset=False, deferred_reset=False, surrogate="atan", track_age=False,
-        age_init=1000, return_ages=False, index_time=False):
+        age_init=1000, return_ages=False, return_membrane=False, index_time=False):
     """Same arguments and results as :func:`spikeops.functional.lif`; ``state`` is anything
     with the fields ``v``, ``refractory`` and ``age`` (or None).
 
@@ -96,7 +96,7 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
     a_state = state.age.clamp(0, COUNTER_MAX) if state.age is not None else torch.full(
         shape, age_init, dtype=torch.int32, device=x.device)
 
-    spikes, ages = [], []
+    spikes, ages, hs = [], [], []
     s_last = spike(v - theta, theta, a_state, sg) if deferred_reset else None
     steps = (x[t] for t in range(x.shape[0])) if index_time else x.unbind(0)
     for x_t in steps:
@@ -113,6 +113,7 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
         if refractory > 0:
             held = r > 0
             h = torch.where(held, torch.full_like(h, float(v_reset)), h)
+        hs.append(h.detach())
         s = spike(h - theta, theta, age_t, sg)
         if held is not None:
             s = s * (~held).to(x.dtype)
@@ -132,10 +133,12 @@ def lif(x, state=None, *, decay=None, tau=None, gain=1.0, threshold=1.0, reset="
         spikes.append(s)
         s_last = s
     new_state = State(v, r if refractory > 0 else None, a_state if track else None)
-    out = torch.stack(spikes)
+    out = (torch.stack(spikes), new_state)
     if return_ages:
-        return out, new_state, torch.stack(ages).to(torch.int32)
-    return out, new_state
+        out += (torch.stack(ages).to(torch.int32),)
+    if return_membrane:
+        out += (torch.stack(hs),)
+    return out
 
 
 def round_saved_h(h: torch.Tensor, theta, dtype: torch.dtype) -> torch.Tensor:

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from ..kinds import ResetMode, SurrogateKind
+from .. import functional as F
 from ._options import check_number
 
 __all__ = ["synaptic_filter", "SynapticFilter", "AlphaSynapse"]
@@ -14,16 +14,10 @@ __all__ = ["synaptic_filter", "SynapticFilter", "AlphaSynapse"]
 
 def synaptic_filter(x: torch.Tensor, decay: float) -> torch.Tensor:
     """First-order low-pass over time dimension 0: ``y[t] = decay * y[t-1] + (1 - decay) * x[t]``,
-    ``y[0] = 0`` before the first step. Runs on the LIF kernel: a leaky integrator is an LIF
-    neuron without reset, whose membrane before the spike test is y; not differentiable."""
-    decay = float(decay)  # the op checks that it lies in [0, 1]
-    host = dict(dtype=torch.float64)  # host scalars: the kernels read them as constants
-    out = torch.ops.spikeops.lif_forward(
-        x.detach(), v0=None, r0=None, a0=None, alpha=torch.tensor(decay, **host),
-        gamma=torch.tensor(1.0 - decay, **host), theta=torch.tensor(1.0, **host), reset=ResetMode.none,
-        v_reset=0.0, refractory=0, deferred_reset=False, detach_reset=False, surrogate=SurrogateKind.atan,
-        sg_height=1.0, sg_width=1.0, track_age=False, age_init=0, return_ages=False, save_for_backward=True)
-    return out[5]
+    ``y[0] = 0`` before the first step (:func:`spikeops.functional.leaky_integrate`, fused over T,
+    differentiable)."""
+    decay = check_number("decay", decay, lo=0.0, hi=1.0)
+    return F.leaky_integrate(x, decay=decay, gain=1.0 - decay)
 
 
 class SynapticFilter(nn.Module):
