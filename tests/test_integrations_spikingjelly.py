@@ -1,5 +1,5 @@
 """SpikingJelly parity: spikeops.integrations.spikingjelly nodes against SpikingJelly's own
-LIFNode/IFNode, multi-step and single-step: same spikes, membrane and input gradients for
+LIFNode/IFNode/ParametricLIFNode, multi-step and single-step: same spikes, membrane and input gradients for
 hard (v_reset 0 and non-zero) and soft reset, decay_input on and off, detach_reset, both
 mapped surrogates."""
 import copy
@@ -91,9 +91,50 @@ def test_configurations_that_do_not_map_are_named():
 def test_neurons_left_alone_are_reported_or_refused():
     from spikeops.integrations import NotAccelerated
 
-    model = nn.Sequential(neuron.LIFNode(tau=2.0), neuron.ParametricLIFNode())
-    with pytest.warns(UserWarning, match="ParametricLIFNode: not supported yet"):
+    class MyLIF(neuron.LIFNode):
+        pass
+
+    model = nn.Sequential(neuron.LIFNode(tau=2.0), neuron.QIFNode(), MyLIF(), neuron.ParametricLIFNode())
+    with pytest.warns(UserWarning, match="QIFNode: not supported yet") as record:
         so.accelerate(model)
-    assert isinstance(model[0], so.LIFNode) and type(model[1]) is neuron.ParametricLIFNode
-    with pytest.raises(NotAccelerated, match="ParametricLIFNode"):
-        so.accelerate(nn.Sequential(neuron.ParametricLIFNode()), strict=True)
+    assert "MyLIF: a subclass of LIFNode" in str(record[0].message)
+    assert isinstance(model[0], so.LIFNode) and type(model[1]) is neuron.QIFNode and type(model[2]) is MyLIF
+    assert type(model[3]) is so.ParametricLIFNode
+    with pytest.raises(NotAccelerated, match="QIFNode"):
+        so.accelerate(nn.Sequential(neuron.QIFNode()), strict=True)
+
+
+@pytest.mark.parametrize("decay_input", [True, False])
+@pytest.mark.parametrize("v_reset", [0.0, None, -0.3])
+@pytest.mark.parametrize("step_mode", ["m", "s"])
+def test_parametric_lif_parity_and_w_trains(decay_input, v_reset, step_mode):
+    """PLIF: the same spikes, membrane and gradients of the input and of the learned w (which
+    stays the original's Parameter, so an optimiser made before accelerate trains it)."""
+    torch.manual_seed(1)
+    theirs = neuron.ParametricLIFNode(init_tau=3.0, decay_input=decay_input, v_threshold=0.8, v_reset=v_reset,
+                                      surrogate_function=surrogate.ATan(), step_mode=step_mode)
+    ours = so.accelerate(copy.deepcopy(theirs))
+    assert isinstance(ours, so.ParametricLIFNode)
+    x = (torch.randn(T, 4, 40) * 0.7 + 0.6).requires_grad_()
+    w = torch.randn(T, 4, 40)
+    results = []
+    for module in (theirs, ours):
+        functional.reset_net(module)
+        spikes = module(x) if step_mode == "m" else torch.stack([module(x[t]) for t in range(T)])
+        results.append((spikes, module.v, *torch.autograd.grad((spikes * w).sum() + module.v.sum(), [x, module.w])))
+    (s1, v1, gx1, gw1), (s2, v2, gx2, gw2) = results
+    assert torch.equal(s1, s2) and s1.sum() > 0
+    close(v2, v1)
+    close(gx2, gx1)
+    torch.testing.assert_close(gw2, gw1, rtol=1e-4, atol=1e-4)
+
+    original = copy.deepcopy(theirs)
+    opt = torch.optim.SGD(original.parameters(), lr=0.5)  # made before accelerate
+    ours = so.accelerate(original)
+    assert ours.w is next(iter(opt.param_groups[0]["params"]))
+    before = ours.w.detach().clone()
+    functional.reset_net(ours)
+    out = ours(x) if step_mode == "m" else torch.stack([ours(x[t]) for t in range(T)])
+    out.sum().backward()
+    opt.step()
+    assert not torch.equal(ours.w, before)
