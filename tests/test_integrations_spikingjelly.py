@@ -128,6 +128,7 @@ def test_parametric_lif_parity_and_w_trains(decay_input, v_reset, step_mode):
     close(gx2, gx1)
     torch.testing.assert_close(gw2, gw1, rtol=1e-4, atol=1e-4)
 
+    functional.reset_net(theirs)
     original = copy.deepcopy(theirs)
     opt = torch.optim.SGD(original.parameters(), lr=0.5)  # made before accelerate
     ours = so.accelerate(original)
