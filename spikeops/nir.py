@@ -48,7 +48,7 @@ def _neuron_arrays(lif: LIF, shape):
         raise ValueError(f"NIR neurons reset to v_reset; reset={lif.reset_mode!r} has no NIR form")
     if lif.deferred_reset or lif.refractory:
         raise ValueError("deferred_reset and refractory periods have no NIR form")
-    decay = _per_neuron(lif._decay_value(), shape)
+    decay = _per_neuron(lif._decay_and_gain()[0], shape)
     gain = _per_neuron(lif.gain, shape)
     theta = _per_neuron(lif.threshold, shape)
     v_reset = np.full(shape, lif.v_reset, dtype=np.float32)

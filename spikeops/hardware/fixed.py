@@ -261,7 +261,7 @@ def quantize(snn: nn.Module, *, max_input: float = 1.0, du_plus_one: bool = Fals
                                      output_bias=torch.round(out_bias), errors=err))
             continue
         theta = _scalar(neuron.threshold, "threshold", index)
-        decay = _scalar(neuron._decay_value(), "decay", index)
+        decay = _scalar(neuron._decay_and_gain()[0], "decay", index)
         if theta <= 0 or not math.isfinite(theta):
             raise ValueError(f"neuron layer {index}: threshold {theta} has no fixed-point form (needs 0 < theta < inf)")
         if not 0.0 <= decay <= 1.0:

@@ -3,11 +3,11 @@ synapses and the time-distributed wrapper."""
 from . import losses
 from .encoders import ConstantEncoder, RateEncoder, encode, encode_constant, encode_delta, encode_latency, encode_rate
 from .layers import SharedDropout, TimeDistributed
-from .neurons import FSNeuron, IF, LIF, SoftLIF, SubstepLIF, ZOHLIF, filtered_spike_train
+from .neurons import ALIF, FSNeuron, IF, LIF, PLIF, RecurrentLIF, SoftLIF, SubstepLIF, SynapticLIF, ZOHLIF, filtered_spike_train
 from .readout import integrate, mean_rate, spike_count
 from .synapses import AlphaSynapse, SynapticFilter, synaptic_filter
 
-__all__ = ["LIF", "IF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode", "encode_constant",
+__all__ = ["LIF", "IF", "SynapticLIF", "PLIF", "RecurrentLIF", "ALIF", "TimeDistributed", "ConstantEncoder", "RateEncoder", "encode", "encode_constant",
            "encode_rate", "encode_latency", "encode_delta", "losses", "mean_rate", "spike_count", "integrate", "synaptic_filter", "SynapticFilter", "SoftLIF",
            "filtered_spike_train", "ZOHLIF", "SubstepLIF", "FSNeuron", "AlphaSynapse",
            "SharedDropout"]

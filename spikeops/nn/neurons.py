@@ -11,9 +11,9 @@ from torch import nn
 from .. import functional as F
 from .. import surrogate as surrogate_mod
 from ..kinds import reset_mode
-from ._options import check_number
+from ._options import check_number, check_steps
 
-__all__ = ["LIF", "IF", "SoftLIF", "filtered_spike_train", "ZOHLIF", "SubstepLIF", "FSNeuron"]
+__all__ = ["LIF", "IF", "SynapticLIF", "PLIF", "RecurrentLIF", "ALIF", "SoftLIF", "filtered_spike_train", "ZOHLIF", "SubstepLIF", "FSNeuron"]
 
 
 class LIF(nn.Module):
@@ -23,7 +23,9 @@ class LIF(nn.Module):
     batch would be read as B time steps), all steps in one fused kernel; by default
     each call starts from rest (set ``stateful=True`` to carry the state across calls).
     ``step_mode="single"``: input ``[*]`` is one time step and the state is kept between calls,
-    for loops written step by step; call :meth:`reset_state` between sequences.
+    for loops written step by step; call :meth:`reset_state` between sequences. ``steps=T``
+    checks that every multi-step input has T steps first (a ``[B, C, H, W]`` batch then fails
+    with a clear error instead of running as B steps).
 
     The decay is required, as ``decay`` (alpha) or ``tau`` (alpha = 1 - 1/tau). ``learn_decay`` and
     ``learn_threshold`` make them parameters of shape ``param_shape``: ``()`` for one per layer,
@@ -40,6 +42,10 @@ class LIF(nn.Module):
     computed from the membrane before step t's input, and step 0 outputs that of the initial
     state (0 from rest, without gradient). With ``deferred_reset`` and ``detach_reset`` this is
     the neuron of the hybrid-conversion reference code (docs/math.md §5).
+
+    ``record_membrane=True`` keeps the last call's membrane in ``self.membrane`` (``[T, ...]``,
+    single-step ``[...]``): each step's membrane before the spike test, detached, for monitors
+    and plots (:mod:`spikeops.monitor`).
     """
 
     output_delay = False  # (a class default too: modules saved before the option existed load as before)
@@ -65,6 +71,8 @@ class LIF(nn.Module):
         track_age: bool = False,
         age_init: int = 1000,
         output_delay: bool = False,
+        steps: Optional[int] = None,
+        record_membrane: bool = False,
         beta: Optional[Union[float, torch.Tensor]] = None,
         v_threshold: Optional[Union[float, torch.Tensor]] = None,
         decay_input: bool = False,
@@ -100,6 +108,8 @@ class LIF(nn.Module):
         self.track_age = track_age
         self.age_init = age_init
         self.output_delay = output_delay
+        self.steps = None if steps is None else check_steps(steps)
+        self.record_membrane = record_membrane
         self.state: Optional[F.LIFState] = None
 
     @staticmethod
@@ -110,39 +120,63 @@ class LIF(nn.Module):
             return nn.Parameter(value.detach().clone().float())
         return nn.Parameter(torch.full(tuple(shape), float(check_number(name, value))))
 
+    record_membrane = False  # class defaults: modules saved before these existed load as before
+    membrane: Optional[torch.Tensor] = None
+
     def reset_state(self) -> None:
         """Forgets the carried state: the next call starts from rest."""
         self.state = None
 
-    def _decay_value(self):
-        if isinstance(self.decay, nn.Parameter):
-            return self.decay.clamp(0.0, 1.0)
-        return self.decay
+    def _decay_and_gain(self):
+        decay = self.decay.clamp(0.0, 1.0) if isinstance(self.decay, nn.Parameter) else self.decay
+        return decay, self.gain
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        single = self.step_mode == "single"
-        if single:
-            x = x.unsqueeze(0)
-        elif isinstance(x, torch.Tensor) and x.dim() < 2:
+    def _run(self, x: torch.Tensor, state: Optional[F.LIFState], threshold=None):
+        """The fused kernel over the steps of ``x`` [T, ...]: (spikes, state, h or None)."""
+        decay, gain = self._decay_and_gain()
+        out = F.lif(x, state, decay=decay, gain=gain, threshold=self.threshold if threshold is None else threshold,
+                    reset=self.reset_mode, v_reset=self.v_reset, refractory=self.refractory,
+                    detach_reset=self.detach_reset, deferred_reset=self.deferred_reset, surrogate=self.surrogate,
+                    track_age=self.track_age, age_init=self.age_init, return_membrane=self.record_membrane)
+        return out[0], out[1], (out[2] if self.record_membrane else None)
+
+    def _steps(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as [T, ...] (one step in single-step mode), its layout checked."""
+        if self.step_mode == "single":
+            return x.unsqueeze(0)
+        if isinstance(x, torch.Tensor) and x.dim() < 2:
             raise ValueError(f"step_mode='multi' takes [T, batch, ...] inputs (time first), got shape "
                              f"{tuple(x.shape)}; for one step at a time use step_mode='single'")
+        if self.steps is not None and x.shape[0] != self.steps:
+            raise ValueError(f"expected {self.steps} time steps (steps={self.steps}) first in the input [T, batch, "
+                             f"...], got shape {tuple(x.shape)}")
+        return x
+
+    def _carried(self, x: torch.Tensor) -> Optional[F.LIFState]:
         state = self.state if self.stateful else None
         if state is not None and state.v.shape != x.shape[1:]:
             raise ValueError(f"input's neuron shape {tuple(x.shape[1:])} differs from the carried state's "
                              f"{tuple(state.v.shape)}; call reset_state() before a new batch shape")
-        spikes, new_state = F.lif(
-            x, state, decay=self._decay_value(), gain=self.gain, threshold=self.threshold, reset=self.reset_mode,
-            v_reset=self.v_reset, refractory=self.refractory, detach_reset=self.detach_reset,
-            deferred_reset=self.deferred_reset, surrogate=self.surrogate, track_age=self.track_age,
-            age_init=self.age_init)
+        return state
+
+    def _finish(self, spikes: torch.Tensor, state: F.LIFState, membrane: Optional[torch.Tensor]) -> torch.Tensor:
         if self.stateful:
-            self.state = new_state
+            self.state = state
+        single = self.step_mode == "single"
+        if self.record_membrane:
+            self.membrane = membrane.squeeze(0) if single else membrane
+        return spikes.squeeze(0) if single else spikes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._steps(x)
+        state = self._carried(x)
+        spikes, new_state, membrane = self._run(x, state)
         if self.output_delay:
             with torch.no_grad():
                 v0 = torch.full_like(x[0], float(self.v_reset)) if state is None else state.v
                 first = (v0 > self.threshold).to(spikes.dtype).expand_as(spikes[0]).unsqueeze(0)
             spikes = torch.cat([first, spikes[:-1]])
-        return spikes.squeeze(0) if single else spikes
+        return self._finish(spikes, new_state, membrane)
 
     def extra_repr(self) -> str:
         decay = "learnable" if isinstance(self.decay, nn.Parameter) else self.decay
@@ -182,6 +216,150 @@ class IF(LIF):
             if arg in kwargs:
                 raise ValueError(f"IF has no leak; {arg} cannot be set")
         super().__init__(1.0, **kwargs)
+
+
+def _refuse(kwargs, names, why):
+    for arg in names:
+        if arg in kwargs:
+            raise ValueError(f"{arg} cannot be set: {why}")
+
+
+class SynapticLIF(LIF):
+    """Current-based (second-order) LIF: the input charges a synaptic current that decays by
+    ``synaptic_decay`` per step, and the current drives the :class:`LIF` membrane:
+    ``syn[t] = synaptic_decay * syn[t-1] + x[t]``, then ``h = decay * v + gain * syn[t]``
+    (snnTorch's ``Synaptic`` with alpha = synaptic_decay and beta = decay, subtract reset).
+
+    Both are fused over T: the current by :func:`spikeops.functional.leaky_integrate`, the
+    membrane by the LIF kernel. ``learn_synaptic_decay`` makes it a parameter of shape
+    ``param_shape``. Other arguments are :class:`LIF`'s; with ``stateful`` (or single-step mode)
+    the current is carried with the membrane."""
+
+    def __init__(self, decay=None, *, synaptic_decay: Union[float, torch.Tensor], learn_synaptic_decay: bool = False,
+                 **kwargs):
+        super().__init__(decay, **kwargs)
+        if isinstance(synaptic_decay, (int, float)):
+            check_number("synaptic_decay", synaptic_decay, lo=0.0, hi=1.0)
+        self.synaptic_decay = self._make_param("synaptic_decay", synaptic_decay, learn_synaptic_decay,
+                                               kwargs.get("param_shape", ()))
+        self.current: Optional[torch.Tensor] = None
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.current = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        steps = self._steps(x)
+        carried = self.current if self.stateful and self.state is not None else None
+        decay = self.synaptic_decay
+        current = F.leaky_integrate(steps, carried, decay=decay.clamp(0.0, 1.0) if isinstance(decay, nn.Parameter)
+                                    else decay)
+        if self.stateful:
+            self.current = current[-1]
+        return super().forward(current.squeeze(0) if self.step_mode == "single" else current)
+
+
+class PLIF(LIF):
+    """Parametric LIF (Fang et al. 2021, SpikingJelly's ``ParametricLIFNode``): the time
+    constant is learned through ``1/tau = sigmoid(w)``, ``w`` of shape ``param_shape`` (``()``:
+    one per layer; e.g. ``(C, 1, 1)``: one per channel), initialised to ``init_tau``. The decay
+    is ``1 - sigmoid(w)``; with ``decay_input`` (default, as SpikingJelly) the input enters as
+    ``x / tau``. Other arguments are :class:`LIF`'s."""
+
+    def __init__(self, init_tau: float = 2.0, *, decay_input: bool = True, param_shape: Sequence[int] = (), **kwargs):
+        _refuse(kwargs, ("decay", "tau", "beta", "learn_decay", "gain"), "PLIF learns its time constant (init_tau)")
+        check_number("init_tau", init_tau, lo=1.0, lo_open=True)
+        super().__init__(1.0 - 1.0 / init_tau, param_shape=param_shape, **kwargs)
+        self.w = nn.Parameter(torch.full(tuple(param_shape), -math.log(init_tau - 1.0)))
+        self.decay_input = decay_input
+
+    def _decay_and_gain(self):
+        k = self.w.sigmoid()
+        return 1 - k, (k if self.decay_input else self.gain)
+
+    def extra_repr(self) -> str:
+        return (f"decay=1 - sigmoid(w), w: {tuple(self.w.shape)}, decay_input={self.decay_input}, "
+                f"reset={self.reset_mode!r}, surrogate={self.surrogate}, step_mode={self.step_mode!r}")
+
+
+class RecurrentLIF(LIF):
+    """LIF with recurrent connections: ``h = decay * v + gain * (x[t] + recurrent(s[t-1]))``,
+    ``recurrent`` any module on the layer's spikes (``nn.Linear(n, n)``, a convolution, ...);
+    gradients flow through the recurrent spikes (snnTorch's ``RLeaky``).
+
+    The recurrent input depends on the previous step's spikes, so the layer runs the kernel
+    one step at a time, with ``recurrent`` applied between steps: T kernel calls, not one."""
+
+    def __init__(self, recurrent: nn.Module, decay=None, **kwargs):
+        _refuse(kwargs, ("output_delay",), "not available with recurrent connections")
+        super().__init__(decay, **kwargs)
+        if not isinstance(recurrent, nn.Module):
+            raise TypeError(f"recurrent must be an nn.Module, got {type(recurrent).__name__}")
+        self.recurrent = recurrent
+        self.last_spikes: Optional[torch.Tensor] = None
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.last_spikes = None
+
+    def _loop(self, x: torch.Tensor, state, spikes: torch.Tensor):
+        out, membranes = [], []
+        for x_t in x.unbind(0):
+            s, state, h = self._run((x_t + self.recurrent(spikes)).unsqueeze(0), state)
+            spikes = s[0]
+            out.append(spikes)
+            membranes.append(h)
+        return torch.stack(out), state, torch.cat(membranes) if self.record_membrane else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._steps(x)
+        state = self._carried(x)
+        spikes = self.last_spikes if state is not None else None
+        spikes, state, membrane = self._loop(x, state, torch.zeros_like(x[0]) if spikes is None else spikes)
+        if self.stateful:
+            self.last_spikes = spikes[-1]
+        return self._finish(spikes, state, membrane)
+
+
+class ALIF(LIF):
+    """Adaptive-threshold LIF (Bellec et al. 2018, the LSNN's adaptive neuron): each spike raises
+    the neuron's threshold, which relaxes back with time constant ``tau_adaptation`` (steps):
+    ``A[t] = threshold + adaptation * b[t]``, ``b[t] = rho * b[t-1] + (1 - rho) * s[t-1]``,
+    ``rho = exp(-1 / tau_adaptation)``; a spike is ``h > A[t]`` and the subtract reset removes
+    ``A[t]``. Gradients flow through ``b`` (the spikes' surrogate).
+
+    The threshold depends on the previous spikes, so the layer runs the kernel one step at a
+    time with ``A[t]`` as a per-neuron threshold: T kernel calls, not one."""
+
+    def __init__(self, decay=None, *, adaptation: float = 1.8, tau_adaptation: float = 200.0, **kwargs):
+        _refuse(kwargs, ("output_delay", "learn_threshold"), "the adaptive neuron's threshold is A[t]")
+        super().__init__(decay, **kwargs)
+        self.adaptation = check_number("adaptation", adaptation, lo=0.0)
+        self.tau_adaptation = check_number("tau_adaptation", tau_adaptation, lo=0.0, lo_open=True)
+        self.adaptive: Optional[torch.Tensor] = None  # b, carried with the state
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.adaptive = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._steps(x)
+        state = self._carried(x)
+        b = self.adaptive if state is not None else None
+        b = torch.zeros_like(x[0]) if b is None else b
+        rho = math.exp(-1.0 / self.tau_adaptation)
+        out, membranes = [], []
+        for x_t in x.unbind(0):
+            s, state, h = self._run(x_t.unsqueeze(0), state, self.threshold + self.adaptation * b)
+            b = rho * b + (1 - rho) * s[0]
+            out.append(s[0])
+            membranes.append(h)
+        if self.stateful:
+            self.adaptive = b
+        return self._finish(torch.stack(out), state, torch.cat(membranes) if self.record_membrane else None)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", adaptation={self.adaptation}, tau_adaptation={self.tau_adaptation}"
 
 
 _NOISE_MODELS = (None, "gaussian", "spike_train")
