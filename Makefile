@@ -3,13 +3,17 @@
 # make test      set up, build, run the test suite
 # make test-sanitize  the CPU kernels and the emulated CUDA kernels built with
 #                ASan + UBSan (float-cast-overflow included), and their tests
+# make test-install  each documented way to install, from a clean copy of the source: a plain
+#                venv, a conda-style env whose torch comes from the base, editable, and pip's
+#                build isolation refused with the fix named (scripts/install_check.sh, ~8 minutes)
 # make test-gpu  on a machine with an NVIDIA GPU, a CUDA torch and nvcc: build
 #                with the CUDA kernels required, run every test (CUDA ones
 #                included) and the CUDA benchmark
 # make gpu-wheels  where the package registry is reachable: the peer libraries' wheels for the GPU machine
 # make gpu-check   on the GPU machine (no network): build, CUDA tests, memcheck, benchmark, in one short run
 # Set-up reuses a torch the Python already has (e.g. a CUDA build); otherwise it
-# installs $(TORCH), by default the CPU build torch==2.13.0.
+# installs $(TORCH), by default the CPU build torch==2.13.0. The base's site-packages are
+# listed in a .pth file as well: a venv made from a venv's python would not see them.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV ?= .venv
@@ -29,12 +33,14 @@ MISSING = $(PY) -c "import importlib.util as u, shutil, sys; \
                  if (shutil.which(m[1:]) if m[0] == '@' else u.find_spec(m)) is None))"
 SOURCES := $(shell find csrc include spikeops -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.py' \)) CMakeLists.txt pyproject.toml
 
-.PHONY: setup build demo test test-sanitize test-gpu bench info clean gpu-wheels gpu-check
+.PHONY: setup build demo test test-sanitize test-install test-gpu bench info clean gpu-wheels gpu-check
 
 $(VENV)/.ready:
 	@if $(PYTHON) -c "import torch" 2>/dev/null; then \
 	  echo "using the torch already installed for $(PYTHON)"; \
 	  $(PYTHON) -m venv --system-site-packages $(VENV); \
+	  $(PYTHON) -c "import site; print('\n'.join(site.getsitepackages()))" \
+	    > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/spikeops_base_site.pth"; \
 	else \
 	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q "$(TORCH)"; \
 	fi
@@ -81,6 +87,10 @@ test-sanitize: setup
 	  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  SPIKEOPS_TEST_SITE=$(SANITIZE_SITE) $(PY) -m pytest -q -p no:cacheprovider --capture=sys --durations=10 \
 	  $(SANITIZE_TESTS)
+
+# The base of the checked environments is the .venv's python, with its torch (BASE_PYTHON=... for another).
+test-install: setup
+	BASE_PYTHON=$(or $(BASE_PYTHON),$(PY)) bash scripts/install_check.sh
 
 test-gpu: setup
 	$(PY) -m pip install -q --no-build-isolation --no-deps -C cmake.define.SPIKEOPS_CUDA=ON -e .
