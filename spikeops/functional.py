@@ -11,7 +11,8 @@ from . import _ops  # noqa: F401  (registers the ops)
 from . import surrogate as surrogate_mod
 from .kinds import ResetMode, SurrogateKind, reset_mode
 
-__all__ = ["LIFState", "lif", "leaky_integrate", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron",
+__all__ = ["LIFState", "lif", "leaky_integrate", "pack_spikes", "unpack_spikes", "spike_linear",
+           "SPIKE_LINEAR_CROSSOVER", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron",
            "FixedState", "lif_fixed", "SubstepState", "lif_substep"]
 
 Param = Union[float, torch.Tensor]
@@ -310,3 +311,74 @@ def lif_fixed(a_in: torch.Tensor, *, du: int, dv: int, vth_mant: int, bias_mant:
         a_in, du, dv, vth_mant, bias_mant, bias_exp, refractory, reset, du_plus_one, u0, v0, r0, return_states)
     out = (spikes, FixedState(u, v, r))
     return out + (u_seq, v_seq) if return_states else out
+
+
+def pack_spikes(x: torch.Tensor):
+    """0/1 spikes ``x`` ([..., n], any float dtype, CPU) packed into bits (docs/math.md §10):
+    ``words`` (int64 [..., ceil(n / 64)]; bit b of word w is neuron 64 w + b) and ``row_start``
+    (int64 [rows + 1]: the running count of spikes over the rows of n neurons, so
+    ``row_start[-1]`` is the number of spikes). A value other than 0 or 1 is a ValueError."""
+    return torch.ops.spikeops.spike_pack(_tensor("x", x).detach())
+
+
+def unpack_spikes(words: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The dense spikes ([..., n] of ``dtype``) of :func:`pack_spikes`' ``words``."""
+    _tensor("words", words)
+    n = _integer("n", n)
+    if words.dtype != torch.int64 or words.dim() < 1 or words.shape[-1] != -(-n // 64) or n < 1:
+        raise ValueError(f"words must be int64 [..., ceil(n / 64)] for n = {n}, got {words.dtype} "
+                         f"{tuple(words.shape)}")
+    bits = torch.arange(64, device=words.device)
+    dense = (words.unsqueeze(-1) >> bits) & 1
+    return dense.flatten(-2)[..., :n].to(dtype)
+
+
+# The spike rate above which the dense GEMM is faster than the event-driven kernels on
+# this project's reference CPU (bench/spike_linear.py measures it; bench/NOTES.md).
+SPIKE_LINEAR_CROSSOVER = 0.2
+
+
+class _SpikeLinear(torch.autograd.Function):
+    """The event-driven Linear: saves the packed spikes (1 bit per input) and the weight."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, words, row_start):
+        ctx.x_shape = x.shape
+        ctx.save_for_backward(weight, words, row_start)
+        y = torch.ops.spikeops.spike_linear(words, row_start, weight.shape[1], weight, bias)
+        return y.view(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y):
+        weight, words, row_start = ctx.saved_tensors
+        g = grad_y.reshape(-1, weight.shape[0])
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_x = (g @ weight).view(ctx.x_shape) if need_x else None
+        grad_w = torch.ops.spikeops.spike_linear_grad_weight(words, row_start, weight.shape[1], g) if need_w else None
+        grad_b = g.sum(0) if need_b else None
+        return grad_x, grad_w, grad_b, None, None
+
+
+def spike_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, *,
+                 crossover: Optional[float] = None) -> torch.Tensor:
+    """``torch.nn.functional.linear`` for 0/1 spikes ``x`` ([..., n_in]), event-driven (docs/math.md §10):
+    each output adds the weights of the active inputs only, and the weight gradient adds
+    the output gradients of the rows where an input was active; backward keeps the spikes
+    packed, 1 bit each. The input gradient stays the dense product.
+
+    Above the spike rate ``crossover`` (default :data:`SPIKE_LINEAR_CROSSOVER`) the dense GEMM
+    is faster and runs instead, as it does for CUDA tensors and non-float32 weights (the
+    event-driven kernels are CPU float32). A value of ``x`` other than 0 or 1 is a
+    ValueError. The sums run in a fixed order (bias, then inputs ascending; rows ascending),
+    so results do not depend on the thread count; they differ from the GEMM's by float
+    rounding only."""
+    _tensor("x", x)
+    _tensor("weight", weight)
+    if x.device.type != "cpu" or weight.dtype != torch.float32 or torch.compiler.is_compiling():
+        return torch.nn.functional.linear(x, weight, bias)
+    words, row_start = pack_spikes(x)
+    limit = SPIKE_LINEAR_CROSSOVER if crossover is None else float(crossover)
+    if int(row_start[-1]) > limit * x.numel():
+        return torch.nn.functional.linear(x, weight, bias)
+    return _SpikeLinear.apply(x, weight, bias, words, row_start)

@@ -8,6 +8,7 @@
 #include "spikeops/half.h"
 #include "spikeops/lif_args.h"
 #include "spikeops/soft_lif.h"
+#include "spikeops/spike_linear.h"
 
 namespace spikeops::cpu {
 
@@ -62,5 +63,24 @@ void lif_fixed_avx512(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
 // The unit in which the glue splits neurons between threads (the LIF kernels
 // then run blocks of 8 KiB rows within each range).
 constexpr int64_t kNeuronBlock = 2048;
+
+// Linear layers on bit-packed spikes: packing rows [begin, end); the forward pass over
+// items (an output block and a chunk of kSpikeRowChunk rows each); the weight gradient
+// over output blocks; and (scalar on every ISA) the active inputs of rows [begin, end),
+// by column, and the weights' block layout.
+#define SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(isa)                                                  \
+  void spike_pack_##isa(const SpikePackArgs& a, int64_t begin, int64_t end);                     \
+  void spike_linear_forward_##isa(const SpikeLinearArgs& a, int64_t begin, int64_t end);         \
+  void spike_linear_grad_weight_##isa(const SpikeLinearArgs& a, int64_t begin, int64_t end);
+SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(scalar)
+SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(avx2)
+SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(avx512)
+#undef SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS
+void spike_rows(const SpikeRowsArgs& a, int64_t begin, int64_t end);
+// The CSC of packed spikes over words [begin, end) (64 inputs each): counts, then rows.
+void spike_column_counts(const SpikeColumnsArgs& a, int64_t word_begin, int64_t word_end);
+void spike_column_rows(const SpikeColumnsArgs& a, int64_t word_begin, int64_t word_end);
+// nn.Linear's weights as blocks, over output blocks [begin, end).
+void spike_weight_blocks(const SpikeWeightArgs& a, int64_t block_begin, int64_t block_end);
 
 }  // namespace spikeops::cpu

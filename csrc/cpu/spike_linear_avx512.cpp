@@ -1,0 +1,15 @@
+// The AVX-512 kernels of Linear layers on bit-packed spikes (compiled with -mavx512f only in this translation unit).
+#include "vec_avx512.h"
+#include "spike_linear_kernel.h"
+
+namespace spikeops::cpu {
+
+void spike_pack_avx512(const SpikePackArgs& a, int64_t b, int64_t e) { spike_pack_range<Avx512Isa>(a, b, e); }
+void spike_linear_forward_avx512(const SpikeLinearArgs& a, int64_t b, int64_t e) {
+  spike_linear_forward_range<Avx512Isa>(a, b, e);
+}
+void spike_linear_grad_weight_avx512(const SpikeLinearArgs& a, int64_t b, int64_t e) {
+  spike_linear_grad_weight_range<Avx512Isa>(a, b, e);
+}
+
+}  // namespace spikeops::cpu

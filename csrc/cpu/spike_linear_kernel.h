@@ -1,0 +1,120 @@
+// The CPU kernels of Linear layers on bit-packed spikes, generic over an ISA
+// policy I (lif_kernel.h's). Every output is a sum in a fixed order (the bias,
+// then the active inputs in ascending order; for the weight gradient, rows in
+// ascending order), computed lane by lane, so every ISA and every split over
+// threads gives the same bits. Each ISA's translation unit includes this once.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "lif_kernel.h"
+#include "spikeops/spike_linear.h"
+
+namespace spikeops::cpu {
+namespace {
+
+// One word of spikes from 64 floats; `bad` gets the lanes that are neither 0 nor 1.
+template <class P>
+inline uint64_t pack_lanes(const float* x, uint64_t& bad) {
+  using V = typename P::V;
+  constexpr uint64_t kLanes = (uint64_t{1} << P::kWidth) - 1;
+  uint64_t bits = 0;
+  for (int64_t k = 0; k < kSpikeWordBits; k += P::kWidth) {
+    const V v = P::load(x + k);
+    const auto one = eq(v, V(1.0f));
+    bits |= static_cast<uint64_t>(lane_bits(one)) << k;
+    bad |= (~static_cast<uint64_t>(lane_bits(mask_or(one, eq(v, V(0.0f))))) & kLanes) << k;  // NaN too
+  }
+  return bits;
+}
+
+template <class I>
+void spike_pack_range(const SpikePackArgs& a, int64_t row_begin, int64_t row_end) {
+  for (int64_t m = row_begin; m < row_end; ++m) {
+    const float* x = a.x + m * a.n;
+    uint64_t* words = a.words + m * a.n_words;
+    uint64_t bad = 0;
+    int64_t ones = 0;
+    const int64_t full = a.n / kSpikeWordBits;
+    for (int64_t w = 0; w < full; ++w) {
+      words[w] = pack_lanes<I>(x + w * kSpikeWordBits, bad);
+      ones += __builtin_popcountll(words[w]);
+    }
+    if (full < a.n_words) {  // the row's last, partial word
+      alignas(64) float tail[kSpikeWordBits] = {};
+      std::memcpy(tail, x + full * kSpikeWordBits, sizeof(float) * (a.n - full * kSpikeWordBits));
+      words[full] = pack_lanes<I>(tail, bad);
+      ones += __builtin_popcountll(words[full]);
+    }
+    a.counts[m] = bad ? -1 : ones;
+  }
+}
+
+// A row's active inputs whose weights are fetched ahead of their use: they lie
+// anywhere in the weight block, so the hardware prefetchers cannot guess them
+// (measured: 14% faster at a 10% spike rate, n = 1024).
+constexpr int64_t kAhead = 4;
+
+inline void prefetch_block(const float* p) {
+  for (int64_t line = 0; line < kOutBlock; line += 16) __builtin_prefetch(p + line);
+}
+
+template <class I>
+void spike_linear_forward_range(const SpikeLinearArgs& a, int64_t item_begin, int64_t item_end) {
+  using V = typename I::V;
+  constexpr int64_t kVectors = kOutBlock / I::kWidth;
+  const int64_t chunks = (a.rows + kSpikeRowChunk - 1) / kSpikeRowChunk;
+  for (int64_t item = item_begin; item < item_end; ++item) {
+    const int64_t block = item / chunks, m0 = (item % chunks) * kSpikeRowChunk;
+    const float* weights = a.weight_blocks + block * a.n_in * kOutBlock;
+    const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
+    for (int64_t m = m0; m < std::min(m0 + kSpikeRowChunk, a.rows); ++m) {
+      V acc[kVectors];
+      for (int64_t r = 0; r < kVectors; ++r) acc[r] = a.bias ? I::load(a.bias + o0 + r * I::kWidth) : V(0.0f);
+      const int64_t k_end = a.row_start[m + 1];
+      for (int64_t k = a.row_start[m]; k < k_end; ++k) {
+        if (k + kAhead < k_end) prefetch_block(weights + static_cast<int64_t>(a.active[k + kAhead]) * kOutBlock);
+        const float* w = weights + static_cast<int64_t>(a.active[k]) * kOutBlock;
+        for (int64_t r = 0; r < kVectors; ++r) acc[r] = acc[r] + I::load(w + r * I::kWidth);
+      }
+      float* y = a.y + m * a.n_out + o0;
+      if (width == kOutBlock) {
+        for (int64_t r = 0; r < kVectors; ++r) I::store(y + r * I::kWidth, acc[r]);
+      } else {
+        alignas(64) float row[kOutBlock];
+        for (int64_t r = 0; r < kVectors; ++r) I::store(row + r * I::kWidth, acc[r]);
+        std::memcpy(y, row, sizeof(float) * width);
+      }
+    }
+  }
+}
+
+// dW[o][j] = sum over the rows m where input j is active of grad_out[m][o], rows
+// ascending: per block of outputs, each input's sum is held in registers and written
+// once, straight into [n_out, n_in].
+template <class I>
+void spike_linear_grad_weight_range(const SpikeLinearArgs& a, int64_t block_begin, int64_t block_end) {
+  using V = typename I::V;
+  constexpr int64_t kVectors = kOutBlock / I::kWidth;
+  for (int64_t block = block_begin; block < block_end; ++block) {
+    const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
+    const float* grad = a.grad_out + o0;
+    for (int64_t j = 0; j < a.n_in; ++j) {
+      V acc[kVectors];
+      for (int64_t r = 0; r < kVectors; ++r) acc[r] = V(0.0f);
+      const int64_t k_end = a.col_start[j + 1];
+      for (int64_t k = a.col_start[j]; k < k_end; ++k) {
+        const float* g = grad + static_cast<int64_t>(a.col_rows[k]) * a.grad_stride;
+        for (int64_t r = 0; r < kVectors; ++r) acc[r] = acc[r] + I::load(g + r * I::kWidth);
+      }
+      alignas(64) float column[kOutBlock];
+      for (int64_t r = 0; r < kVectors; ++r) I::store(column + r * I::kWidth, acc[r]);
+      for (int64_t o = 0; o < width; ++o) a.grad_weight[(o0 + o) * a.n_in + j] = column[o];
+    }
+  }
+}
+
+}  // namespace
+}  // namespace spikeops::cpu

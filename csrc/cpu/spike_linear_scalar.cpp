@@ -1,0 +1,66 @@
+// The scalar kernels of Linear layers on bit-packed spikes.
+#include "spike_linear_kernel.h"
+
+#include <vector>
+
+namespace spikeops::cpu {
+
+void spike_pack_scalar(const SpikePackArgs& a, int64_t b, int64_t e) { spike_pack_range<ScalarIsa<float>>(a, b, e); }
+void spike_linear_forward_scalar(const SpikeLinearArgs& a, int64_t b, int64_t e) {
+  spike_linear_forward_range<ScalarIsa<float>>(a, b, e);
+}
+void spike_linear_grad_weight_scalar(const SpikeLinearArgs& a, int64_t b, int64_t e) {
+  spike_linear_grad_weight_range<ScalarIsa<float>>(a, b, e);
+}
+
+// Row m's active inputs from its words: the set bits, ascending (scalar on every ISA).
+void spike_rows(const SpikeRowsArgs& a, int64_t row_begin, int64_t row_end) {
+  for (int64_t m = row_begin; m < row_end; ++m) {
+    int32_t* out = a.active + a.row_start[m];
+    const uint64_t* words = a.words + m * a.n_words;
+    for (int64_t w = 0; w < a.n_words; ++w)
+      for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1)
+        *out++ = static_cast<int32_t>(w * kSpikeWordBits + __builtin_ctzll(bits));
+  }
+}
+
+void spike_column_counts(const SpikeColumnsArgs& a, int64_t word_begin, int64_t word_end) {
+  int64_t* counts = a.col_start + 1;
+  std::fill(counts + word_begin * kSpikeWordBits, counts + std::min(word_end * kSpikeWordBits, a.n_in), 0);
+  for (int64_t m = 0; m < a.rows; ++m)
+    for (int64_t w = word_begin; w < word_end; ++w)
+      for (uint64_t bits = a.words[m * a.n_words + w]; bits != 0; bits &= bits - 1)
+        ++counts[w * kSpikeWordBits + __builtin_ctzll(bits)];
+}
+
+void spike_column_rows(const SpikeColumnsArgs& a, int64_t word_begin, int64_t word_end) {
+  std::vector<int64_t> next(a.col_start + word_begin * kSpikeWordBits,
+                            a.col_start + std::min(word_end * kSpikeWordBits, a.n_in));
+  for (int64_t m = 0; m < a.rows; ++m)
+    for (int64_t w = word_begin; w < word_end; ++w)
+      for (uint64_t bits = a.words[m * a.n_words + w]; bits != 0; bits &= bits - 1)
+        a.col_rows[next[(w - word_begin) * kSpikeWordBits + __builtin_ctzll(bits)]++] = static_cast<int32_t>(m);
+}
+
+// Tiles of 16 inputs x kOutBlock outputs: the tile's reads (rows of the weight) and writes
+// (its rows of the block) both stay in L1.
+void spike_weight_blocks(const SpikeWeightArgs& a, int64_t block_begin, int64_t block_end) {
+  constexpr int64_t kTile = 16;
+  for (int64_t block = block_begin; block < block_end; ++block) {
+    float* out = a.blocks + block * a.n_in * kOutBlock;
+    const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
+    for (int64_t j0 = 0; j0 < a.n_in; j0 += kTile) {
+      const int64_t tile = std::min(kTile, a.n_in - j0);
+      for (int64_t o = 0; o < kOutBlock; ++o) {
+        if (o >= width) {
+          for (int64_t jj = 0; jj < tile; ++jj) out[(j0 + jj) * kOutBlock + o] = 0.0f;
+          continue;
+        }
+        const float* w = a.weight + (o0 + o) * a.n_in + j0;
+        for (int64_t jj = 0; jj < tile; ++jj) out[(j0 + jj) * kOutBlock + o] = w[jj];
+      }
+    }
+  }
+}
+
+}  // namespace spikeops::cpu

@@ -1,0 +1,72 @@
+// Linear layers on bit-packed spikes (docs/math.md §10): the packed word layout and
+// the arguments of the CPU kernels that pack spikes and run the event-driven
+// forward pass and weight gradient.
+#pragma once
+
+#include <cstdint>
+
+namespace spikeops {
+
+// A row of n spikes is packed into ceil(n / 64) words: bit b of word w is neuron 64 w + b;
+// bits past n are 0.
+constexpr int64_t kSpikeWordBits = 64;
+// Output neurons per weight block. The event-driven kernels read the weights as blocks
+// [n_in][kOutBlock] (a layout the glue makes from nn.Linear's [n_out, n_in]): one block
+// stays in cache while rows stream past, and an active input's 64 weights are one
+// contiguous run of 256 bytes.
+constexpr int64_t kOutBlock = 64;
+// Rows handled per task of the forward pass (each task holds one weight block).
+constexpr int64_t kSpikeRowChunk = 256;
+
+struct SpikePackArgs {
+  const float* x;   // [rows, n]
+  int64_t n = 0, n_words = 0;
+  uint64_t* words;  // [rows, n_words]
+  int64_t* counts;  // [rows] ones per row; -1 for a row holding a value that is neither 0 nor 1
+};
+
+// The active inputs of every row, CSR: row m's are active[row_start[m] .. row_start[m + 1]),
+// ascending.
+struct SpikeRowsArgs {
+  const uint64_t* words;
+  int64_t n_words = 0;
+  const int64_t* row_start;  // [rows + 1]
+  int32_t* active;           // [row_start[rows]]
+};
+
+// The active inputs by column, CSC: input j is active in rows
+// col_rows[col_start[j] .. col_start[j + 1]), ascending. Built over ranges of words
+// (64 inputs each): counts, then (after the caller's prefix sum) the rows.
+struct SpikeColumnsArgs {
+  const uint64_t* words;
+  int64_t rows = 0, n_words = 0, n_in = 0;
+  int64_t* col_start;  // [n_in + 1]; the counting pass writes the counts to col_start[1 ..]
+  int32_t* col_rows;   // [col_start[n_in]]
+};
+
+// [n_out, n_in] weights to blocks [blocks][n_in][kOutBlock], columns past n_out 0.
+struct SpikeWeightArgs {
+  const float* weight;
+  int64_t n_out = 0, n_in = 0;
+  float* blocks;
+};
+
+struct SpikeLinearArgs {
+  int64_t rows = 0, n_in = 0, n_out = 0;
+  // forward
+  const int64_t* row_start;
+  const int32_t* active;
+  const float* weight_blocks;  // SpikeWeightArgs' blocks
+  const float* bias;           // [blocks * kOutBlock] (zero padded) or null
+  float* y;                    // [rows, n_out]
+  // weight gradient
+  const int64_t* col_start;
+  const int32_t* col_rows;
+  const float* grad_out;       // [rows, grad_stride], grad_stride a multiple of kOutBlock >= n_out
+  int64_t grad_stride = 0;
+  float* grad_weight;          // [n_out, n_in]
+};
+
+inline int64_t out_blocks(int64_t n_out) { return (n_out + kOutBlock - 1) / kOutBlock; }
+
+}  // namespace spikeops

@@ -1,0 +1,149 @@
+"""Linear layers on bit-packed spikes: the packed layout, the event-driven forward pass and
+weight gradient against torch's dense Linear, determinism, the crossover to the dense GEMM,
+and fuse()."""
+import pytest
+import torch
+from torch import nn
+
+import spikeops
+from spikeops import functional as F
+from spikeops.nn import LIF, SpikeLinear, TimeDistributed, fuse
+
+
+def spikes(shape, rate, dtype=torch.float32):
+    return (torch.rand(shape) < rate).to(dtype)
+
+
+@pytest.mark.parametrize("n", [1, 5, 63, 64, 65, 200, 1000])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_pack_round_trip_and_layout(n, dtype):
+    x = spikes((3, 7, n), 0.3, dtype)
+    words, row_start = F.pack_spikes(x)
+    assert words.shape == (3, 7, -(-n // 64)) and words.dtype == torch.int64
+    assert torch.equal(F.unpack_spikes(words, n, dtype), x)
+    # the documented layout: bit b of word w is neuron 64 w + b; bits past n are 0
+    flat = x.reshape(-1, n)
+    for j in {0, n // 2, n - 1}:
+        bit = (words.reshape(-1, words.shape[-1])[:, j // 64] >> (j % 64)) & 1
+        assert torch.equal(bit.to(dtype), flat[:, j])
+    if n % 64:
+        assert torch.all(words[..., -1] >> (n % 64) == 0)
+    counts = flat.double().sum(1).to(torch.int64)
+    assert torch.equal(row_start, torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)]))
+
+
+@pytest.mark.parametrize("bad", [0.5, -1.0, 2.0, float("nan"), float("inf")])
+def test_values_other_than_0_and_1_are_refused(bad):
+    x = spikes((4, 70), 0.2)
+    x[2, 66] = bad
+    with pytest.raises(ValueError, match="must hold spikes, 0 or 1: row 2"):
+        F.pack_spikes(x)
+    with pytest.raises(ValueError, match="must hold spikes"):
+        F.spike_linear(x, torch.randn(3, 70), crossover=1.0)
+
+
+@pytest.mark.parametrize("n_in, n_out", [(1, 1), (70, 3), (128, 64), (300, 130), (1024, 200)])
+@pytest.mark.parametrize("rate", [0.0, 0.05, 0.3, 1.0])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_values_and_gradients_match_torch_linear(isa, n_in, n_out, rate, with_bias):
+    """Forward and every gradient against nn.Linear on the dense spikes (the sums differ in
+    order from the GEMM's only: float rounding)."""
+    x = spikes((5, 9, n_in), rate).requires_grad_()
+    lin = nn.Linear(n_in, n_out, bias=with_bias)
+    y = F.spike_linear(x, lin.weight, lin.bias, crossover=1.0)
+    assert type(y.grad_fn).__name__ == "_SpikeLinearBackward"
+    want = lin(x)
+    torch.testing.assert_close(y, want, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(want)
+    params = [x, lin.weight] + ([lin.bias] if with_bias else [])
+    got_grads = torch.autograd.grad(y, params, g)
+    want_grads = torch.autograd.grad(want, params, g)
+    for a, b in zip(got_grads, want_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_event_sums_are_exact_where_the_order_cannot_matter():
+    """Integer-valued weights: every partial sum is exact, so the event-driven result equals
+    the GEMM's bit for bit."""
+    x = spikes((40, 300), 0.2)
+    w = torch.randint(-8, 9, (90, 300)).float()
+    b = torch.randint(-8, 9, (90,)).float()
+    assert torch.equal(F.spike_linear(x, w, b, crossover=1.0), x @ w.t() + b)
+    g = torch.randint(-4, 5, (40, 90)).float()
+    assert torch.equal(torch.ops.spikeops.spike_linear_grad_weight(*F.pack_spikes(x), 300, g), g.t() @ x)
+
+
+def test_same_bits_on_every_isa_and_thread_count(monkeypatch):
+    x = spikes((700, 333), 0.1).requires_grad_()
+    w, b = torch.randn(150, 333).requires_grad_(), torch.randn(150)
+    g = torch.randn(700, 150)
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for isa in [i for i in ("scalar", "avx2", "avx512") if spikeops._C.cpu_isa_supported(i)]:
+            monkeypatch.setenv("SPIKEOPS_CPU_ISA", isa)
+            for n in (1, 2, 3):
+                torch.set_num_threads(n)
+                y = F.spike_linear(x, w, b, crossover=1.0)
+                results.append((y, *torch.autograd.grad(y, [x, w], g)))
+    finally:
+        torch.set_num_threads(threads)
+    for r in results[1:]:
+        assert all(torch.equal(a, c) for a, c in zip(r, results[0]))
+
+
+def test_crossover_picks_the_dense_gemm_above_the_rate():
+    w = torch.randn(20, 64)
+    sparse, dense = spikes((30, 64), 0.01), spikes((30, 64), 0.9)
+    sparse[0, 0] = 1.0
+    assert type(F.spike_linear(sparse, w.requires_grad_()).grad_fn).__name__ == "_SpikeLinearBackward"
+    assert "Addmm" in type(F.spike_linear(dense, w).grad_fn).__name__ or \
+        "Mm" in type(F.spike_linear(dense, w).grad_fn).__name__
+    at = F.SPIKE_LINEAR_CROSSOVER
+    assert 0 < at < 1
+    # non-float32 weights and other devices take the dense GEMM
+    y = F.spike_linear(sparse.double(), w.detach().double())
+    torch.testing.assert_close(y, sparse.double() @ w.detach().double().t())
+
+
+def test_bad_arguments_are_named():
+    words, row_start = F.pack_spikes(spikes((4, 100), 0.3))
+    ops = torch.ops.spikeops
+    with pytest.raises(ValueError, match="weight must have shape"):
+        ops.spike_linear(words, row_start, 100, torch.randn(5, 99), None)
+    with pytest.raises(ValueError, match="words must have 4 words per row for n_in = 200"):
+        ops.spike_linear(words, row_start, 200, torch.randn(5, 200), None)
+    with pytest.raises(ValueError, match="row_start must have 5 entries"):
+        ops.spike_linear(words, row_start[:-1], 100, torch.randn(5, 100), None)
+    with pytest.raises(ValueError, match="bias must have shape"):
+        ops.spike_linear(words, row_start, 100, torch.randn(5, 100), torch.randn(4))
+    with pytest.raises(TypeError, match="weight must have dtype float32"):
+        ops.spike_linear(words, row_start, 100, torch.randn(5, 100).double(), None)
+    with pytest.raises(ValueError, match="grad_out must have shape"):
+        ops.spike_linear_grad_weight(words, row_start, 100, torch.randn(3, 5))
+    with pytest.raises(ValueError, match="n_in must lie in"):
+        ops.spike_linear(words, row_start, 0, torch.randn(5, 0), None)
+    with pytest.raises(ValueError, match="words must be int64"):
+        F.unpack_spikes(words, 300)
+
+
+def test_spike_linear_module_and_fuse_train_like_the_dense_model():
+    torch.manual_seed(3)
+    fused = nn.Sequential(TimeDistributed(nn.Linear(40, 64)), LIF(0.9), nn.Flatten(2),
+                          TimeDistributed(nn.Linear(64, 32)), LIF(0.9), TimeDistributed(nn.Linear(32, 5)))
+    weight = fused[3].module.weight
+    opt = torch.optim.SGD(fused.parameters(), lr=0.1)  # made before fuse: keeps training the same tensors
+    assert fuse(fused) is fused
+    assert type(fused[0].module) is nn.Linear  # fed by the input, not by spikes
+    assert type(fused[3].module) is SpikeLinear and type(fused[5].module) is SpikeLinear
+    assert fused[3].module.weight is weight and any(p is weight for p in opt.param_groups[0]["params"])
+    x = torch.rand(10, 4, 40) * 2
+    reference = nn.Sequential(TimeDistributed(nn.Linear(40, 64)), LIF(0.9), nn.Flatten(2),
+                              TimeDistributed(nn.Linear(64, 32)), LIF(0.9), TimeDistributed(nn.Linear(32, 5)))
+    reference.load_state_dict(fused.state_dict())
+    out, want = fused(x), reference(x)
+    torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
+    out.square().sum().backward()
+    want.square().sum().backward()
+    for p, q in zip(fused.parameters(), reference.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5)
