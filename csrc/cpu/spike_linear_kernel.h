@@ -100,13 +100,13 @@ void spike_linear_grad_weight_range(const SpikeLinearArgs& a, int64_t block_begi
   constexpr int64_t kVectors = kOutBlock / I::kWidth;
   for (int64_t block = block_begin; block < block_end; ++block) {
     const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
-    const float* grad = a.grad_out + o0;
+    const float* grad = a.grad_out + block * a.rows * kOutBlock;
     for (int64_t j = 0; j < a.n_in; ++j) {
       V acc[kVectors];
       for (int64_t r = 0; r < kVectors; ++r) acc[r] = V(0.0f);
       const int64_t k_end = a.col_start[j + 1];
       for (int64_t k = a.col_start[j]; k < k_end; ++k) {
-        const float* g = grad + static_cast<int64_t>(a.col_rows[k]) * a.grad_stride;
+        const float* g = grad + static_cast<int64_t>(a.col_rows[k]) * kOutBlock;
         for (int64_t r = 0; r < kVectors; ++r) acc[r] = acc[r] + I::load(g + r * I::kWidth);
       }
       alignas(64) float column[kOutBlock];

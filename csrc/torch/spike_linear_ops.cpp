@@ -127,8 +127,11 @@ Tensor spike_linear_grad_weight_impl(const Tensor& words, const Tensor& row_star
   TORCH_CHECK_VALUE(grad_out_in.dim() == 2 && grad_out_in.size(0) == p.rows && grad_out_in.size(1) >= 1,
                     "grad_out must have shape [rows = ", p.rows, ", n_out], got ", grad_out_in.sizes());
   const int64_t n_out = grad_out_in.size(1), blocks = out_blocks(n_out);
-  // Rows padded to whole blocks: the kernel reads kOutBlock outputs at a time.
-  const Tensor grad_out = at::constant_pad_nd(grad_out_in, {0, blocks * kOutBlock - n_out}).contiguous();
+  // The output gradient as blocks [blocks][rows][kOutBlock] (zero padded past n_out).
+  const Tensor grad_out = at::constant_pad_nd(grad_out_in, {0, blocks * kOutBlock - n_out})
+                              .view({p.rows, blocks, kOutBlock})
+                              .transpose(0, 1)
+                              .contiguous();
   // The active inputs by column.
   const int64_t nnz = p.row_start[p.rows];
   Tensor col_start = at::empty({n_in + 1}, words.options());
@@ -148,7 +151,6 @@ Tensor spike_linear_grad_weight_impl(const Tensor& words, const Tensor& row_star
   a.col_start = c.col_start;
   a.col_rows = c.col_rows;
   a.grad_out = grad_out.data_ptr<float>();
-  a.grad_stride = blocks * kOutBlock;
   a.grad_weight = grad_weight.data_ptr<float>();
   run_cpu(CpuKernels<SpikeLinearArgs>{cpu::spike_linear_grad_weight_scalar, cpu::spike_linear_grad_weight_avx2,
                                       cpu::spike_linear_grad_weight_avx512},

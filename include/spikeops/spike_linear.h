@@ -62,8 +62,9 @@ struct SpikeLinearArgs {
   // weight gradient
   const int64_t* col_start;
   const int32_t* col_rows;
-  const float* grad_out;       // [rows, grad_stride], grad_stride a multiple of kOutBlock >= n_out
-  int64_t grad_stride = 0;
+  // [blocks][rows][kOutBlock], zero padded past n_out: each block's rows contiguous (rows of
+  // [rows, n_out] are often a power of two apart, and then share a few cache sets).
+  const float* grad_out;
   float* grad_weight;          // [n_out, n_in]
 };
 

@@ -1,0 +1,156 @@
+"""Linear layers on spikes (CPU): the event-driven kernels against torch's dense GEMM on the
+same spikes, and a whole Linear n->n + LIF layer (the Open Neuromorphic benchmark's shape,
+batch 16, T steps) trained by spikeops with SpikeLinear, spikeops with nn.Linear,
+SpikingJelly and snnTorch, with the activation memory each saves for the backward pass:
+``python bench/spike_linear.py [--repeats N] [--sizes 1024 4096] [--steps 100]``.
+Writes bench/results/spike_linear_cpu.{md,json}.
+
+The Linear's input is random 0/1 spikes at the given rate (the rate is the fraction of
+active inputs, as the layer before would emit); "saved" counts the bytes of the distinct
+tensors autograd keeps for the backward pass (torch.autograd.graph.saved_tensors_hooks)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import spikeops
+from spikeops import functional as F
+from spikeops.benchmarks.timing import cpu_model, median_time, write_results
+from spikeops.cli import output_dir, positive_int
+from spikeops.nn import LIF, SpikeLinear, TimeDistributed
+
+RATES = (0.01, 0.05, 0.1, 0.3, 0.5)
+BATCH = 16
+
+
+def saved_bytes(fn, params) -> int:
+    """Bytes of the distinct tensors other than ``params`` that autograd saves while ``fn()`` runs."""
+    seen = {}
+    skip = {p.untyped_storage().data_ptr() for p in params}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if t.device.type == "cpu" and t.numel() and ptr not in skip:
+            seen[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+def layers(n: int):
+    """Linear n -> n + LIF (decay 0.9) per library, the same initial weights."""
+    torch.manual_seed(0)
+    lin = nn.Linear(n, n)
+    out = {"spikeops SpikeLinear": nn.Sequential(TimeDistributed(SpikeLinear.from_linear(lin)), LIF(0.9)),
+           "spikeops nn.Linear": nn.Sequential(TimeDistributed(lin), LIF(0.9))}
+    try:
+        from spikingjelly.activation_based import functional as sjf, layer, neuron
+        sj = nn.Sequential(layer.Linear(n, n), neuron.LIFNode(tau=10.0, decay_input=False, v_reset=None))
+        sj[0].load_state_dict(lin.state_dict())
+        sjf.set_step_mode(sj, "m")
+
+        def run_sj(x, net=sj, reset=sjf.reset_net):
+            reset(net)
+            return net(x)
+        run_sj.parameters = sj.parameters
+        out["SpikingJelly (torch backend)"] = run_sj
+    except ImportError:
+        pass
+    try:
+        import snntorch as snn
+        leaky = snn.Leaky(beta=0.9)
+        sn_lin = nn.Linear(n, n)
+        sn_lin.load_state_dict(lin.state_dict())
+
+        def run_snn(x):
+            mem = leaky.reset_mem()
+            spikes = []
+            for cur in sn_lin(x).unbind(0):
+                s, mem = leaky(cur, mem)
+                spikes.append(s)
+            return torch.stack(spikes)
+        run_snn.parameters = lambda: list(sn_lin.parameters()) + list(leaky.parameters()) + list(leaky.buffers())
+        out["snnTorch"] = run_snn
+    except ImportError:
+        pass
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=positive_int, default=5)
+    parser.add_argument("--sizes", type=positive_int, nargs="+", default=[1024, 4096])
+    parser.add_argument("--steps", type=positive_int, default=100, help="time steps T of the layer runs")
+    parser.add_argument("--out", type=output_dir, default=str(Path(__file__).resolve().parent / "results"))
+    args = parser.parse_args(argv)
+    rows = []
+    for n in args.sizes:
+        rows_of_x = args.steps * BATCH
+        torch.manual_seed(1)
+        w, b = torch.randn(n, n) / n ** 0.5, torch.zeros(n)
+        g = torch.randn(rows_of_x, n)
+        for rate in RATES:
+            x = (torch.rand(rows_of_x, n) < rate).float()
+            words, row_start = F.pack_spikes(x)
+            dense_fwd = median_time(lambda: torch.nn.functional.linear(x, w, b), args.repeats)
+            event_fwd = median_time(lambda: F.spike_linear(x, w, b, crossover=1.0), args.repeats)
+            dense_gw = median_time(lambda: g.t() @ x, args.repeats)
+            event_gw = median_time(lambda: torch.ops.spikeops.spike_linear_grad_weight(words, row_start, n, g),
+                                   args.repeats)
+            rows.append(dict(kind="op", n=n, rate=rate, rows=rows_of_x, dense_fwd_ms=dense_fwd * 1e3,
+                             event_fwd_ms=event_fwd * 1e3, dense_grad_w_ms=dense_gw * 1e3,
+                             event_grad_w_ms=event_gw * 1e3))
+            print(f"n {n} rate {rate}: forward {dense_fwd * 1e3:.1f} -> {event_fwd * 1e3:.1f} ms "
+                  f"({dense_fwd / event_fwd:.2f}x), weight gradient {dense_gw * 1e3:.1f} -> {event_gw * 1e3:.1f} ms "
+                  f"({dense_gw / event_gw:.2f}x)", flush=True)
+        for name, layer in layers(n).items():
+            for rate in RATES:
+                x = (torch.rand(args.steps, BATCH, n) < rate).float().requires_grad_()
+
+                def step():
+                    out = layer(x)
+                    out.sum().backward()
+
+                fwd = median_time(lambda: layer(x.detach()), args.repeats)
+                both = median_time(step, args.repeats)
+                saved = saved_bytes(lambda: layer(x), list(layer.parameters()))
+                rows.append(dict(kind="layer", n=n, rate=rate, impl=name, fwd_ms=fwd * 1e3, fwd_bwd_ms=both * 1e3,
+                                 saved_bytes_per_neuron_step=saved / (args.steps * BATCH * n)))
+                print(f"n {n} rate {rate} {name}: forward {fwd * 1e3:.1f} ms, forward+backward {both * 1e3:.1f} ms, "
+                      f"saved {saved / (args.steps * BATCH * n):.2f} B per neuron-step", flush=True)
+    meta = dict(command="python bench/spike_linear.py " + " ".join(argv or []),
+                machine=f"{cpu_model()}, {torch.get_num_threads()} threads", torch=torch.__version__,
+                spikeops=spikeops.__version__, steps=args.steps, batch=BATCH)
+    ops = [r for r in rows if r["kind"] == "op"]
+    layer_rows = [r for r in rows if r["kind"] == "layer"]
+    base = {(r["n"], r["rate"]): r for r in layer_rows if r["impl"] == "spikeops nn.Linear"}
+
+    def cells(r):
+        if r["kind"] == "op":
+            return [f"{r['n']}", f"{r['rate']:.0%}", "Linear alone: dense GEMM -> event-driven",
+                    f"{r['dense_fwd_ms']:.1f} -> {r['event_fwd_ms']:.1f} ({r['dense_fwd_ms'] / r['event_fwd_ms']:.2f}x)",
+                    f"weight gradient {r['dense_grad_w_ms']:.1f} -> {r['event_grad_w_ms']:.1f} "
+                    f"({r['dense_grad_w_ms'] / r['event_grad_w_ms']:.2f}x)", ""]
+        ref = base.get((r["n"], r["rate"]))
+        ratio = f" ({ref['fwd_bwd_ms'] / r['fwd_bwd_ms']:.2f}x)" if ref else ""
+        return [f"{r['n']}", f"{r['rate']:.0%}", r["impl"], f"{r['fwd_ms']:.1f}", f"{r['fwd_bwd_ms']:.1f}{ratio}",
+                f"{r['saved_bytes_per_neuron_step']:.2f}"]
+
+    write_results(args.out, "spike_linear_cpu", "Linear layers on spikes (CPU)", meta,
+                  [f"Linear alone: [{args.steps * BATCH}, n] spikes at the rate, float32, ms (medians of "
+                   f"{args.repeats}); the event-driven forward includes packing the spikes",
+                   f"Linear n -> n + LIF (decay 0.9), [T, B] = [{args.steps}, {BATCH}]: forward and forward+backward "
+                   "ms, the ratio against spikeops with nn.Linear, and the activation bytes saved for backward per "
+                   "neuron-step (Linear input + neuron)"],
+                  [("n", "r"), ("rate", "r"), ("implementation", "l"), ("forward ms", "r"),
+                   ("forward+backward ms", "r"), ("saved B / neuron-step", "r")], cells, ops + layer_rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
