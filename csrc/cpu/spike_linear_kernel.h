@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "lif_kernel.h"
 #include "spikeops/spike_linear.h"
@@ -92,12 +93,18 @@ void spike_linear_forward_range(const SpikeLinearArgs& a, int64_t item_begin, in
 }
 
 // dW[o][j] = sum over the rows m where input j is active of grad_out[m][o], rows
-// ascending: per block of outputs, each input's sum is held in registers and written
-// once, straight into [n_out, n_in].
+// ascending: per block of outputs, each input's sum is held in registers and stored once
+// into the block's sums [n_in][kOutBlock], which are then written to [n_out, n_in] in
+// groups of kWriteRows outputs: a few sequential write streams (one row each), where
+// writing each input's kOutBlock sums straight to their rows would touch kOutBlock lines
+// a row apart, often a power of two apart and so in one cache set.
+constexpr int64_t kWriteRows = 8;
+
 template <class I>
 void spike_linear_grad_weight_range(const SpikeLinearArgs& a, int64_t block_begin, int64_t block_end) {
   using V = typename I::V;
   constexpr int64_t kVectors = kOutBlock / I::kWidth;
+  std::vector<float> sums(a.n_in * kOutBlock);
   for (int64_t block = block_begin; block < block_end; ++block) {
     const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
     const float* grad = a.grad_out + block * a.rows * kOutBlock;
@@ -109,9 +116,13 @@ void spike_linear_grad_weight_range(const SpikeLinearArgs& a, int64_t block_begi
         const float* g = grad + static_cast<int64_t>(a.col_rows[k]) * kOutBlock;
         for (int64_t r = 0; r < kVectors; ++r) acc[r] = acc[r] + I::load(g + r * I::kWidth);
       }
-      alignas(64) float column[kOutBlock];
-      for (int64_t r = 0; r < kVectors; ++r) I::store(column + r * I::kWidth, acc[r]);
-      for (int64_t o = 0; o < width; ++o) a.grad_weight[(o0 + o) * a.n_in + j] = column[o];
+      for (int64_t r = 0; r < kVectors; ++r) I::store(sums.data() + j * kOutBlock + r * I::kWidth, acc[r]);
+    }
+    for (int64_t o = 0; o < width; o += kWriteRows) {
+      const int64_t count = std::min(kWriteRows, width - o);
+      float* rows = a.grad_weight + (o0 + o) * a.n_in;
+      for (int64_t j = 0; j < a.n_in; ++j)
+        for (int64_t i = 0; i < count; ++i) rows[i * a.n_in + j] = sums[j * kOutBlock + o + i];
     }
   }
 }

@@ -63,4 +63,15 @@ void spike_weight_blocks(const SpikeWeightArgs& a, int64_t block_begin, int64_t 
   }
 }
 
+void spike_grad_blocks(const SpikeGradArgs& a, int64_t block_begin, int64_t block_end) {
+  for (int64_t block = block_begin; block < block_end; ++block) {
+    const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
+    float* out = a.blocks + block * a.rows * kOutBlock;
+    for (int64_t m = 0; m < a.rows; ++m) {
+      std::memcpy(out + m * kOutBlock, a.grad_out + m * a.n_out + o0, sizeof(float) * width);
+      std::fill(out + m * kOutBlock + width, out + (m + 1) * kOutBlock, 0.0f);
+    }
+  }
+}
+
 }  // namespace spikeops::cpu

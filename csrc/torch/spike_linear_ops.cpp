@@ -127,11 +127,10 @@ Tensor spike_linear_grad_weight_impl(const Tensor& words, const Tensor& row_star
   TORCH_CHECK_VALUE(grad_out_in.dim() == 2 && grad_out_in.size(0) == p.rows && grad_out_in.size(1) >= 1,
                     "grad_out must have shape [rows = ", p.rows, ", n_out], got ", grad_out_in.sizes());
   const int64_t n_out = grad_out_in.size(1), blocks = out_blocks(n_out);
-  // The output gradient as blocks [blocks][rows][kOutBlock] (zero padded past n_out).
-  const Tensor grad_out = at::constant_pad_nd(grad_out_in, {0, blocks * kOutBlock - n_out})
-                              .view({p.rows, blocks, kOutBlock})
-                              .transpose(0, 1)
-                              .contiguous();
+  const Tensor grad_rows = grad_out_in.contiguous();
+  Tensor grad_out = at::empty({blocks, p.rows, kOutBlock}, grad_rows.options());
+  SpikeGradArgs ga{grad_rows.data_ptr<float>(), p.rows, n_out, grad_out.data_ptr<float>()};
+  run_cpu(CpuKernels<SpikeGradArgs>{cpu::spike_grad_blocks, nullptr, nullptr}, ga, blocks, 1, p.rows * kOutBlock);
   // The active inputs by column.
   const int64_t nnz = p.row_start[p.rows];
   Tensor col_start = at::empty({n_in + 1}, words.options());

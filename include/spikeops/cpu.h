@@ -82,5 +82,6 @@ void spike_column_counts(const SpikeColumnsArgs& a, int64_t word_begin, int64_t 
 void spike_column_rows(const SpikeColumnsArgs& a, int64_t word_begin, int64_t word_end);
 // nn.Linear's weights as blocks, over output blocks [begin, end).
 void spike_weight_blocks(const SpikeWeightArgs& a, int64_t block_begin, int64_t block_end);
+void spike_grad_blocks(const SpikeGradArgs& a, int64_t block_begin, int64_t block_end);
 
 }  // namespace spikeops::cpu

@@ -51,6 +51,13 @@ struct SpikeWeightArgs {
   float* blocks;
 };
 
+// The output gradient [rows, n_out] as blocks [blocks][rows][kOutBlock], zero padded.
+struct SpikeGradArgs {
+  const float* grad_out;
+  int64_t rows = 0, n_out = 0;
+  float* blocks;
+};
+
 struct SpikeLinearArgs {
   int64_t rows = 0, n_in = 0, n_out = 0;
   // forward
