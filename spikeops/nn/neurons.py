@@ -13,7 +13,8 @@ from .. import surrogate as surrogate_mod
 from ..kinds import reset_mode
 from ._options import check_number, check_steps
 
-__all__ = ["LIF", "IF", "SynapticLIF", "PLIF", "RecurrentLIF", "ALIF", "SoftLIF", "filtered_spike_train", "ZOHLIF", "SubstepLIF", "FSNeuron"]
+__all__ = ["LIF", "IF", "SynapticLIF", "PLIF", "RecurrentLIF", "ALIF", "SoftLIF", "filtered_spike_train", "ZOHLIF",
+           "SubstepLIF", "FSNeuron"]
 
 
 class LIF(nn.Module):
@@ -48,7 +49,10 @@ class LIF(nn.Module):
     and plots (:mod:`spikeops.monitor`).
     """
 
-    output_delay = False  # (a class default too: modules saved before the option existed load as before)
+    # Class defaults too: modules saved before these options existed load as before.
+    output_delay = False
+    record_membrane = False
+    membrane: Optional[torch.Tensor] = None
 
     def __init__(
         self,
@@ -119,9 +123,6 @@ class LIF(nn.Module):
         if isinstance(value, torch.Tensor):
             return nn.Parameter(value.detach().clone().float())
         return nn.Parameter(torch.full(tuple(shape), float(check_number(name, value))))
-
-    record_membrane = False  # class defaults: modules saved before these existed load as before
-    membrane: Optional[torch.Tensor] = None
 
     def reset_state(self) -> None:
         """Forgets the carried state: the next call starts from rest."""
