@@ -11,6 +11,7 @@ tensors autograd keeps for the backward pass (torch.autograd.graph.saved_tensors
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
                                  saved_bytes_per_neuron_step=saved / (args.steps * BATCH * n)))
                 print(f"n {n} rate {rate} {name}: forward {fwd * 1e3:.1f} ms, forward+backward {both * 1e3:.1f} ms, "
                       f"saved {saved / (args.steps * BATCH * n):.2f} B per neuron-step", flush=True)
-    meta = dict(command="python bench/spike_linear.py " + " ".join(argv or []),
+    meta = dict(command=" ".join(["python bench/spike_linear.py", *(sys.argv[1:] if argv is None else argv)]),
                 machine=f"{cpu_model()}, {torch.get_num_threads()} threads", torch=torch.__version__,
                 spikeops=spikeops.__version__, steps=args.steps, batch=BATCH)
     ops = [r for r in rows if r["kind"] == "op"]
