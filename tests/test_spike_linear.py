@@ -62,6 +62,15 @@ def test_values_and_gradients_match_torch_linear(isa, n_in, n_out, rate, with_bi
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_no_rows():
+    x = torch.zeros(0, 7, 100, requires_grad=True)
+    lin = nn.Linear(100, 30)
+    y = F.spike_linear(x, lin.weight, lin.bias, crossover=1.0)
+    assert y.shape == (0, 7, 30)
+    y.sum().backward()
+    assert torch.equal(lin.weight.grad, torch.zeros(30, 100)) and x.grad.shape == x.shape
+
+
 def test_event_sums_are_exact_where_the_order_cannot_matter():
     """Integer-valued weights: every partial sum is exact, so the event-driven result equals
     the GEMM's bit for bit."""

@@ -90,6 +90,8 @@ Tensor spike_linear_impl(const Tensor& words, const Tensor& row_start, int64_t n
                       bias->sizes());
     b = at::constant_pad_nd(*bias, {0, blocks * kOutBlock - n_out}).contiguous();
   }
+  Tensor y = at::empty({p.rows, n_out}, weight.options());
+  if (p.rows == 0) return y;
   // Each row's active inputs.
   const int64_t nnz = p.row_start[p.rows];
   Tensor active = at::empty({nnz}, words.options().dtype(at::kInt));
@@ -101,7 +103,6 @@ Tensor spike_linear_impl(const Tensor& words, const Tensor& row_start, int64_t n
   run_cpu(CpuKernels<SpikeWeightArgs>{cpu::spike_weight_blocks, nullptr, nullptr}, wa, blocks, 1,
           n_in * kOutBlock);
 
-  Tensor y = at::empty({p.rows, n_out}, weight.options());
   SpikeLinearArgs a{};
   a.rows = p.rows;
   a.n_in = n_in;
@@ -127,6 +128,7 @@ Tensor spike_linear_grad_weight_impl(const Tensor& words, const Tensor& row_star
   TORCH_CHECK_VALUE(grad_out_in.dim() == 2 && grad_out_in.size(0) == p.rows && grad_out_in.size(1) >= 1,
                     "grad_out must have shape [rows = ", p.rows, ", n_out], got ", grad_out_in.sizes());
   const int64_t n_out = grad_out_in.size(1), blocks = out_blocks(n_out);
+  if (p.rows == 0) return at::zeros({n_out, n_in}, grad_out_in.options());
   const Tensor grad_rows = grad_out_in.contiguous();
   Tensor grad_out = at::empty({blocks, p.rows, kOutBlock}, grad_rows.options());
   SpikeGradArgs ga{grad_rows.data_ptr<float>(), p.rows, n_out, grad_out.data_ptr<float>()};
