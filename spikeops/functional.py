@@ -375,6 +375,9 @@ def spike_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Ten
     rounding only."""
     _tensor("x", x)
     _tensor("weight", weight)
+    if weight.dim() != 2 or x.dim() < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"x [..., n_in] and weight [n_out, n_in] must agree on n_in, got shapes {tuple(x.shape)} "
+                         f"and {tuple(weight.shape)}")
     if x.device.type != "cpu" or weight.dtype != torch.float32 or torch.compiler.is_compiling():
         return torch.nn.functional.linear(x, weight, bias)
     words, row_start = pack_spikes(x)

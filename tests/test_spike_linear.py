@@ -134,6 +134,9 @@ def test_bad_arguments_are_named():
         ops.spike_linear(words, row_start, 0, torch.randn(5, 0), None)
     with pytest.raises(ValueError, match="words must be int64"):
         F.unpack_spikes(words, 300)
+    # 100 and 120 inputs take the same 2 words: the shapes themselves must agree
+    with pytest.raises(ValueError, match="must agree on n_in"):
+        F.spike_linear(spikes((4, 100), 0.3), torch.randn(5, 120), crossover=1.0)
 
 
 def test_spike_linear_module_and_fuse_train_like_the_dense_model():
