@@ -11,7 +11,7 @@ from . import _ops  # noqa: F401  (registers the ops)
 from . import surrogate as surrogate_mod
 from .kinds import ResetMode, SurrogateKind, reset_mode
 
-__all__ = ["LIFState", "lif", "leaky_integrate", "pack_spikes", "unpack_spikes", "spike_linear",
+__all__ = ["LIFState", "lif", "leaky_integrate", "PackedSpikes", "pack_spikes", "spike_linear", "spike_conv2d",
            "SPIKE_LINEAR_CROSSOVER", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron",
            "FixedState", "lif_fixed", "SubstepState", "lif_substep"]
 
@@ -313,24 +313,63 @@ def lif_fixed(a_in: torch.Tensor, *, du: int, dv: int, vth_mant: int, bias_mant:
     return out + (u_seq, v_seq) if return_states else out
 
 
-def pack_spikes(x: torch.Tensor):
-    """0/1 spikes ``x`` ([..., n], any float dtype, CPU) packed into bits (docs/math.md §10):
-    ``words`` (int64 [..., ceil(n / 64)]; bit b of word w is neuron 64 w + b) and ``row_start``
-    (int64 [rows + 1]: the running count of spikes over the rows of n neurons, so
-    ``row_start[-1]`` is the number of spikes). A value other than 0 or 1 is a ValueError."""
-    return torch.ops.spikeops.spike_pack(_tensor("x", x).detach())
+class PackedSpikes:
+    """0/1 spikes held as bits (docs/math.md §10), from :func:`pack_spikes`. The last
+    ``neuron_dims`` dimensions of ``shape`` are the n neurons of a row; each row is
+    ``ceil(n / 64)`` int64 ``words`` (bit b of word w is neuron 64 w + b, bits past n are 0), and
+    ``row_start`` (int64 [rows + 1]) is the running count of spikes over the rows.
+    :func:`spike_linear` and :func:`spike_conv2d` take it in place of the dense spikes."""
+
+    __slots__ = ("words", "row_start", "shape", "dtype")
+
+    def __init__(self, words: torch.Tensor, row_start: torch.Tensor, shape: torch.Size, dtype: torch.dtype):
+        self.words, self.row_start, self.shape, self.dtype = words, row_start, torch.Size(shape), dtype
+
+    @property
+    def rows(self) -> int:
+        return self.row_start.numel() - 1
+
+    @property
+    def n(self) -> int:
+        """Neurons per row."""
+        return self.shape.numel() // self.rows if self.rows else 0
+
+    @property
+    def spike_count(self) -> int:
+        return int(self.row_start[-1])
+
+    @property
+    def rate(self) -> float:
+        """The fraction of neuron-steps that spiked."""
+        return self.spike_count / max(self.shape.numel(), 1)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the words and row starts."""
+        return self.words.nbytes + self.row_start.nbytes
+
+    def to_dense(self) -> torch.Tensor:
+        """The spikes as a dense tensor of ``shape`` and ``dtype``."""
+        if self.shape.numel() == 0:
+            return torch.zeros(self.shape, dtype=self.dtype)
+        return torch.ops.spikeops.spike_unpack(self.words, self.n).view(self.shape).to(self.dtype)
+
+    def __repr__(self) -> str:
+        return (f"PackedSpikes(shape={tuple(self.shape)}, dtype={self.dtype}, rows={self.rows}, "
+                f"spikes={self.spike_count})")
 
 
-def unpack_spikes(words: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """The dense spikes ([..., n] of ``dtype``) of :func:`pack_spikes`' ``words``."""
-    _tensor("words", words)
-    n = _integer("n", n)
-    if words.dtype != torch.int64 or words.dim() < 1 or words.shape[-1] != -(-n // 64) or n < 1:
-        raise ValueError(f"words must be int64 [..., ceil(n / 64)] for n = {n}, got {words.dtype} "
-                         f"{tuple(words.shape)}")
-    bits = torch.arange(64, device=words.device)
-    dense = (words.unsqueeze(-1) >> bits) & 1
-    return dense.flatten(-2)[..., :n].to(dtype)
+def pack_spikes(x: torch.Tensor, neuron_dims: int = 1) -> PackedSpikes:
+    """0/1 spikes ``x`` (any float dtype, CPU) as bits: rows of the last ``neuron_dims``
+    dimensions (1 for a Linear's input [..., n_in], 3 for a convolution's [B, C, H, W]).
+    A value other than 0 or 1 is a ValueError."""
+    _tensor("x", x)
+    neuron_dims = _integer("neuron_dims", neuron_dims)
+    if not 1 <= neuron_dims <= x.dim():
+        raise ValueError(f"neuron_dims must be in [1, x.dim() = {x.dim()}], got {neuron_dims}")
+    rows = x.detach().reshape(*x.shape[:x.dim() - neuron_dims], -1) if neuron_dims > 1 else x.detach()
+    words, row_start = torch.ops.spikeops.spike_pack(rows)
+    return PackedSpikes(words, row_start, x.shape, x.dtype)
 
 
 # The spike rate above which the dense GEMM is faster than the event-driven kernels on
@@ -342,11 +381,11 @@ class _SpikeLinear(torch.autograd.Function):
     """The event-driven Linear: saves the packed spikes (1 bit per input) and the weight."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, words, row_start):
-        ctx.x_shape = x.shape
-        ctx.save_for_backward(weight, words, row_start)
-        y = torch.ops.spikeops.spike_linear(words, row_start, weight.shape[1], weight, bias)
-        return y.view(*x.shape[:-1], weight.shape[0])
+    def forward(ctx, x, weight, bias, packed):
+        ctx.x_shape = packed.shape
+        ctx.save_for_backward(weight, packed.words, packed.row_start)
+        y = torch.ops.spikeops.spike_linear(packed.words, packed.row_start, weight.shape[1], weight, bias)
+        return y.view(*packed.shape[:-1], weight.shape[0])
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -357,15 +396,20 @@ class _SpikeLinear(torch.autograd.Function):
         grad_x = (g @ weight).view(ctx.x_shape) if need_x else None
         grad_w = torch.ops.spikeops.spike_linear_grad_weight(words, row_start, weight.shape[1], g) if need_w else None
         grad_b = g.sum(0) if need_b else None
-        return grad_x, grad_w, grad_b, None, None
+        return grad_x, grad_w, grad_b, None
 
 
-def spike_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, *,
+def _dense_spikes(x) -> torch.Tensor:
+    return x.to_dense() if isinstance(x, PackedSpikes) else x
+
+
+def spike_linear(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bias: Optional[torch.Tensor] = None, *,
                  crossover: Optional[float] = None) -> torch.Tensor:
-    """``torch.nn.functional.linear`` for 0/1 spikes ``x`` ([..., n_in]), event-driven (docs/math.md §10):
-    each output adds the weights of the active inputs only, and the weight gradient adds
-    the output gradients of the rows where an input was active; backward keeps the spikes
-    packed, 1 bit each. The input gradient stays the dense product.
+    """``torch.nn.functional.linear`` for 0/1 spikes ``x`` ([..., n_in], or :class:`PackedSpikes`
+    of it, which carry no gradient), event-driven (docs/math.md §10): each output adds the
+    weights of the active inputs only, and the weight gradient adds the output gradients of the
+    rows where an input was active; backward keeps the spikes packed, 1 bit each. The input
+    gradient stays the dense product.
 
     Above the spike rate ``crossover`` (default :data:`SPIKE_LINEAR_CROSSOVER`) the dense GEMM
     is faster and runs instead, as it does for CUDA tensors and non-float32 weights (the
@@ -373,15 +417,81 @@ def spike_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Ten
     ValueError. The sums run in a fixed order (bias, then inputs ascending; rows ascending),
     so results do not depend on the thread count; they differ from the GEMM's by float
     rounding only."""
-    _tensor("x", x)
+    packed = x if isinstance(x, PackedSpikes) else None
+    shape = packed.shape if packed is not None else _tensor("x", x).shape
     _tensor("weight", weight)
-    if weight.dim() != 2 or x.dim() < 1 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"x [..., n_in] and weight [n_out, n_in] must agree on n_in, got shapes {tuple(x.shape)} "
+    if weight.dim() != 2 or len(shape) < 1 or shape[-1] != weight.shape[1]:
+        raise ValueError(f"x [..., n_in] and weight [n_out, n_in] must agree on n_in, got shapes {tuple(shape)} "
                          f"and {tuple(weight.shape)}")
-    if x.device.type != "cpu" or weight.dtype != torch.float32 or torch.compiler.is_compiling():
-        return torch.nn.functional.linear(x, weight, bias)
-    words, row_start = pack_spikes(x)
+    if packed is not None and packed.n != shape[-1]:
+        raise ValueError(f"x must be PackedSpikes of rows of n_in = {shape[-1]} neurons (neuron_dims=1), got {packed}")
+    if weight.device.type != "cpu" or weight.dtype != torch.float32 or torch.compiler.is_compiling() or (
+            packed is None and x.device.type != "cpu"):
+        return torch.nn.functional.linear(_dense_spikes(x), weight, bias)
+    if packed is None:
+        packed = pack_spikes(x)
     limit = SPIKE_LINEAR_CROSSOVER if crossover is None else float(crossover)
-    if int(row_start[-1]) > limit * x.numel():
-        return torch.nn.functional.linear(x, weight, bias)
-    return _SpikeLinear.apply(x, weight, bias, words, row_start)
+    if packed.spike_count > limit * shape.numel():
+        return torch.nn.functional.linear(_dense_spikes(x), weight, bias)
+    return _SpikeLinear.apply(None if x is packed else x, weight, bias, packed)
+
+
+class _SpikeConv2d(torch.autograd.Function):
+    """A convolution whose input is spikes: saves them packed (1 bit each) for the weight
+    gradient instead of the dense input."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, packed, conv):
+        ctx.conv, ctx.has_bias, ctx.x_meta = conv, bias is not None, (packed.n, packed.shape, packed.dtype)
+        ctx.save_for_backward(weight, packed.words)
+        return torch.nn.functional.conv2d(_dense_spikes(packed) if x is None else x, weight, bias, *conv)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y):
+        weight, words = ctx.saved_tensors
+        n, shape, dtype = ctx.x_meta
+        stride, padding, dilation, groups = ctx.conv
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if need_w:
+            x = torch.ops.spikeops.spike_unpack(words, n).view(shape).to(dtype)
+            grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
+                grad_y, x, weight, [weight.shape[0]] if ctx.has_bias else None, stride, padding, dilation, False,
+                [0, 0], groups, [need_x, True, need_b])
+        else:
+            grad_w = None
+            grad_x = torch.nn.grad.conv2d_input(shape, weight, grad_y, stride, padding, dilation,
+                                                groups) if need_x else None
+            grad_b = grad_y.sum((0, 2, 3)) if need_b else None
+        return grad_x, grad_w, grad_b, None, None
+
+
+def _pair(name: str, value) -> tuple:
+    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or any(not isinstance(v, int) or isinstance(v, bool) for v in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def spike_conv2d(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
+                 stride=1, padding=0, dilation=1, groups: int = 1) -> torch.Tensor:
+    """``torch.nn.functional.conv2d`` for 0/1 spikes ``x`` ([B, C, H, W], or :class:`PackedSpikes`
+    of it with ``neuron_dims=3``, which carry no gradient): the same dense convolution forward,
+    but the input is saved for the weight gradient as bits, 1 per spike instead of 4 bytes
+    (docs/math.md §10), and expanded again only inside the backward pass. Results and
+    gradients are exactly ``conv2d``'s. ``padding`` is a number or pair (not a string). On
+    CUDA it is ``conv2d`` (packed spikes have CPU kernels only)."""
+    packed = x if isinstance(x, PackedSpikes) else None
+    shape = packed.shape if packed is not None else _tensor("x", x).shape
+    _tensor("weight", weight)
+    if len(shape) != 4 or weight.dim() != 4:
+        raise ValueError(f"x must be [B, C, H, W] and weight [C_out, C / groups, kH, kW], got shapes {tuple(shape)} "
+                         f"and {tuple(weight.shape)}")
+    if packed is not None and packed.rows != shape[0]:
+        raise ValueError(f"x must be PackedSpikes of one row per image (neuron_dims=3), got {packed}")
+    conv = (_pair("stride", stride), _pair("padding", padding), _pair("dilation", dilation), _integer("groups", groups))
+    if weight.device.type != "cpu" or torch.compiler.is_compiling() or (packed is None and x.device.type != "cpu"):
+        return torch.nn.functional.conv2d(_dense_spikes(x), weight, bias, *conv)
+    if packed is None:
+        packed = pack_spikes(x, neuron_dims=3)
+    return _SpikeConv2d.apply(None if x is packed else x, weight, bias, packed, conv)

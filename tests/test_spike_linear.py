@@ -18,9 +18,12 @@ def spikes(shape, rate, dtype=torch.float32):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 def test_pack_round_trip_and_layout(n, dtype):
     x = spikes((3, 7, n), 0.3, dtype)
-    words, row_start = F.pack_spikes(x)
+    packed = F.pack_spikes(x)
+    words, row_start = packed.words, packed.row_start
     assert words.shape == (3, 7, -(-n // 64)) and words.dtype == torch.int64
-    assert torch.equal(F.unpack_spikes(words, n, dtype), x)
+    dense = packed.to_dense()
+    assert dense.dtype == dtype and torch.equal(dense, x)
+    assert packed.spike_count == int(x.double().sum()) and packed.rows == 21 and packed.n == n
     # the documented layout: bit b of word w is neuron 64 w + b; bits past n are 0
     flat = x.reshape(-1, n)
     for j in {0, n // 2, n - 1}:
@@ -79,7 +82,8 @@ def test_event_sums_are_exact_where_the_order_cannot_matter():
     b = torch.randint(-8, 9, (90,)).float()
     assert torch.equal(F.spike_linear(x, w, b, crossover=1.0), x @ w.t() + b)
     g = torch.randint(-4, 5, (40, 90)).float()
-    assert torch.equal(torch.ops.spikeops.spike_linear_grad_weight(*F.pack_spikes(x), 300, g), g.t() @ x)
+    p = F.pack_spikes(x)
+    assert torch.equal(torch.ops.spikeops.spike_linear_grad_weight(p.words, p.row_start, 300, g), g.t() @ x)
 
 
 def test_same_bits_on_every_isa_and_thread_count(monkeypatch):
@@ -116,7 +120,8 @@ def test_crossover_picks_the_dense_gemm_above_the_rate():
 
 
 def test_bad_arguments_are_named():
-    words, row_start = F.pack_spikes(spikes((4, 100), 0.3))
+    p = F.pack_spikes(spikes((4, 100), 0.3))
+    words, row_start = p.words, p.row_start
     ops = torch.ops.spikeops
     with pytest.raises(ValueError, match="weight must have shape"):
         ops.spike_linear(words, row_start, 100, torch.randn(5, 99), None)
@@ -132,8 +137,12 @@ def test_bad_arguments_are_named():
         ops.spike_linear_grad_weight(words, row_start, 100, torch.randn(3, 5))
     with pytest.raises(ValueError, match="n_in must lie in"):
         ops.spike_linear(words, row_start, 0, torch.randn(5, 0), None)
-    with pytest.raises(ValueError, match="words must be int64"):
-        F.unpack_spikes(words, 300)
+    with pytest.raises(ValueError, match="words must have 5 words per row for n = 300"):
+        ops.spike_unpack(words, 300)
+    with pytest.raises(TypeError, match="words must have dtype int64"):
+        ops.spike_unpack(words.int(), 100)
+    with pytest.raises(ValueError, match="neuron_dims must be in"):
+        F.pack_spikes(spikes((4, 100), 0.3), neuron_dims=3)
     # 100 and 120 inputs take the same 2 words: the shapes themselves must agree
     with pytest.raises(ValueError, match="must agree on n_in"):
         F.spike_linear(spikes((4, 100), 0.3), torch.randn(5, 120), crossover=1.0)

@@ -48,6 +48,25 @@ std::tuple<Tensor, Tensor> spike_pack_impl(const Tensor& x_in) {
   return {words, row_start};
 }
 
+// Words back to float32 0/1 spikes [..., n].
+Tensor spike_unpack_impl(const Tensor& words_in, int64_t n) {
+  check_dtype(words_in, at::kLong, "words");
+  TORCH_CHECK_VALUE(words_in.device().is_cpu() || words_in.is_meta(), "words are on ", words_in.device(),
+                    "; packed spikes have CPU kernels only");
+  check_int_range(n, "n", 1, INT32_MAX);
+  const int64_t n_words = (n + kSpikeWordBits - 1) / kSpikeWordBits;
+  TORCH_CHECK_VALUE(words_in.dim() >= 1 && words_in.size(-1) == n_words, "words must have ", n_words,
+                    " words per row for n = ", n, ", got shape ", words_in.sizes());
+  auto sizes = words_in.sizes().vec();
+  sizes.back() = n;
+  Tensor x = at::empty(sizes, words_in.options().dtype(at::kFloat));
+  if (words_in.is_meta() || x.numel() == 0) return x;
+  const Tensor words = words_in.contiguous();
+  SpikeUnpackArgs a{reinterpret_cast<const uint64_t*>(words.data_ptr<int64_t>()), n, n_words, x.data_ptr<float>()};
+  run_cpu(CpuKernels<SpikeUnpackArgs>{cpu::spike_unpack, nullptr, nullptr}, a, x.numel() / n, 1, n);
+  return x;
+}
+
 // Packed spikes of `rows` rows of n_in inputs, checked.
 struct Packed {
   const uint64_t* words;
@@ -163,12 +182,14 @@ Tensor spike_linear_grad_weight_impl(const Tensor& words, const Tensor& row_star
 
 SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
   m.def("spike_pack(Tensor x) -> (Tensor words, Tensor row_start)");
+  m.def("spike_unpack(Tensor words, int n) -> Tensor");
   m.def("spike_linear(Tensor words, Tensor row_start, int n_in, Tensor weight, Tensor? bias) -> Tensor");
   m.def("spike_linear_grad_weight(Tensor words, Tensor row_start, int n_in, Tensor grad_out) -> Tensor");
 }
 
 SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
   m.impl("spike_pack", &spike_pack_impl);
+  m.impl("spike_unpack", &spike_unpack_impl);
   m.impl("spike_linear", &spike_linear_impl);
   m.impl("spike_linear_grad_weight", &spike_linear_grad_weight_impl);
 }

@@ -25,6 +25,13 @@ struct SpikePackArgs {
   int64_t* counts;  // [rows] ones per row; -1 for a row holding a value that is neither 0 nor 1
 };
 
+// Words back to 0/1 floats, rows [begin, end).
+struct SpikeUnpackArgs {
+  const uint64_t* words;  // [rows, n_words]
+  int64_t n = 0, n_words = 0;
+  float* x;               // [rows, n]
+};
+
 // The active inputs of every row, CSR: row m's are active[row_start[m] .. row_start[m + 1]),
 // ascending.
 struct SpikeRowsArgs {

@@ -10,7 +10,7 @@ from torch import nn
 from .. import functional as F
 from ._options import check_number
 
-__all__ = ["synaptic_filter", "SynapticFilter", "AlphaSynapse", "SpikeLinear", "fuse"]
+__all__ = ["synaptic_filter", "SynapticFilter", "AlphaSynapse", "SpikeLinear", "SpikeConv2d", "fuse"]
 
 
 def synaptic_filter(x: torch.Tensor, decay: float) -> torch.Tensor:
@@ -68,25 +68,69 @@ class SpikeLinear(nn.Linear):
         return layer
 
 
+class SpikeConv2d(nn.Conv2d):
+    """``nn.Conv2d`` whose input is 0/1 spikes (:func:`spikeops.functional.spike_conv2d`): the
+    same parameters and exactly the same results and gradients, with the input saved for the
+    backward pass as bits (1 per spike instead of 4 bytes). Numeric padding with
+    ``padding_mode="zeros"`` only. Build one from an ``nn.Conv2d`` with :meth:`from_conv`, or
+    let :func:`fuse` swap them in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._check_supported(self)
+
+    @staticmethod
+    def _check_supported(conv: nn.Conv2d) -> None:
+        if isinstance(conv.padding, str) or conv.padding_mode != "zeros":
+            raise ValueError(f"SpikeConv2d needs numeric padding and padding_mode='zeros', got padding="
+                             f"{conv.padding!r}, padding_mode={conv.padding_mode!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.spike_conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d) -> "SpikeConv2d":
+        """A SpikeConv2d sharing ``conv``'s weight and bias (the same Parameters)."""
+        cls._check_supported(conv)
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        for name in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "transposed",
+                     "output_padding", "groups", "padding_mode", "_reversed_padding_repeated_twice"):
+            setattr(layer, name, getattr(conv, name))
+        layer.weight, layer.bias = conv.weight, conv.bias
+        return layer
+
+
 def _spiking(module: nn.Module) -> bool:
     from .neurons import LIF  # spikeops' binary-spike neurons (IF and the LIF family)
     return isinstance(module, LIF)
 
 
+def _on_spikes(module: nn.Module):
+    """The spike-input layer for ``module`` on the same Parameters, or None."""
+    if type(module) is nn.Linear:
+        return SpikeLinear.from_linear(module)
+    if type(module) is nn.Conv2d and not isinstance(module.padding, str) and module.padding_mode == "zeros":
+        return SpikeConv2d.from_conv(module)
+    return None
+
+
 def fuse(model: nn.Module) -> nn.Module:
-    """Replaces, in place, each ``nn.Linear`` that a spikeops LIF-family neuron feeds in an
-    ``nn.Sequential`` (directly, through ``nn.Flatten``, or as ``TimeDistributed(nn.Linear)``)
-    by a :class:`SpikeLinear` on the same Parameters; returns ``model``."""
+    """Replaces, in place, each ``nn.Linear`` and ``nn.Conv2d`` that a spikeops LIF-family neuron
+    feeds in an ``nn.Sequential`` (directly, through ``nn.Flatten``, or wrapped in
+    ``TimeDistributed``) by a :class:`SpikeLinear` or :class:`SpikeConv2d` on the same
+    Parameters; returns ``model``."""
     from .layers import TimeDistributed
     for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
         fed = False
         for name, child in list(seq.named_children()):
             inner = child.module if isinstance(child, TimeDistributed) else child
-            if fed and type(inner) is nn.Linear:
+            replacement = _on_spikes(inner) if fed else None
+            if replacement is not None:
                 if isinstance(child, TimeDistributed):
-                    child.module = SpikeLinear.from_linear(inner)
+                    child.module = replacement
                 else:
-                    setattr(seq, name, SpikeLinear.from_linear(inner))
+                    setattr(seq, name, replacement)
             if not isinstance(child, nn.Flatten):
                 fed = _spiking(child)
     return model

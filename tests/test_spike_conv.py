@@ -1,0 +1,137 @@
+"""Convolutions on spikes and the PackedSpikes type: SpikeConv2d against nn.Conv2d (values and
+every gradient, exactly), the bytes it saves for the backward pass, packed inputs to the
+synapse ops, and fuse() on convolutional networks."""
+import pytest
+import torch
+from torch import nn
+
+from spikeops import functional as F
+from spikeops.nn import LIF, SpikeConv2d, SpikeLinear, TimeDistributed, fuse
+
+
+def spikes(shape, rate, dtype=torch.float32):
+    return (torch.rand(shape) < rate).to(dtype)
+
+
+def saved_bytes(fn, params) -> int:
+    """Bytes of the distinct tensors other than ``params`` that autograd saves while ``fn()`` runs."""
+    seen, skip = {}, {p.untyped_storage().data_ptr() for p in params}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in skip:
+            seen[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+CONVS = [dict(in_channels=1, out_channels=4, kernel_size=3),
+         dict(in_channels=12, out_channels=64, kernel_size=5),
+         dict(in_channels=6, out_channels=8, kernel_size=(3, 2), stride=2, padding=1),
+         dict(in_channels=6, out_channels=6, kernel_size=3, padding=(2, 1), dilation=2, groups=3, bias=False)]
+
+
+@pytest.mark.parametrize("spec", CONVS)
+@pytest.mark.parametrize("rate", [0.0, 0.1, 1.0])
+def test_values_and_gradients_equal_conv2d(spec, rate):
+    torch.manual_seed(1)
+    conv = nn.Conv2d(**spec)
+    layer = SpikeConv2d.from_conv(conv)
+    assert layer.weight is conv.weight and layer.bias is conv.bias
+    x = spikes((3, spec["in_channels"], 13, 11), rate).requires_grad_()
+    y, want = layer(x), conv(x)
+    assert type(y.grad_fn).__name__ == "_SpikeConv2dBackward"
+    assert torch.equal(y, want)
+    g = torch.randn_like(want)
+    params = [x, conv.weight] + ([conv.bias] if conv.bias is not None else [])
+    for a, b in zip(torch.autograd.grad(y, params, g), torch.autograd.grad(want, params, g)):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_only_the_needed_gradients():
+    conv = nn.Conv2d(4, 5, 3)
+    x = spikes((2, 4, 9, 9), 0.2).requires_grad_()
+    conv.weight.requires_grad_(False)
+    y = F.spike_conv2d(x, conv.weight, conv.bias)
+    gx, gb = torch.autograd.grad(y, [x, conv.bias], torch.ones_like(y))
+    wx, wb = torch.autograd.grad(conv(x), [x, conv.bias], torch.ones_like(y))
+    torch.testing.assert_close(gx, wx)
+    torch.testing.assert_close(gb, wb)
+    # spikes that need no gradient: only the weight's
+    conv.weight.requires_grad_(True)
+    x2 = x.detach()
+    (gw,) = torch.autograd.grad(F.spike_conv2d(x2, conv.weight, None).sum(), [conv.weight])
+    torch.testing.assert_close(gw, torch.autograd.grad(conv._conv_forward(x2, conv.weight, None).sum(),
+                                                       [conv.weight])[0])
+
+
+def test_the_saved_input_is_1_bit_per_spike():
+    conv = nn.Conv2d(12, 64, 5)
+    x = spikes((64, 12, 12, 12), 0.1).requires_grad_()
+    layer = SpikeConv2d.from_conv(conv)
+    params = [conv.weight, conv.bias]
+    assert saved_bytes(lambda: conv(x), params) == x.nbytes  # nn.Conv2d keeps x: 4 bytes per input
+    # 1728 inputs per image are 27 words
+    assert saved_bytes(lambda: layer(x), params) == 64 * 27 * 8
+
+
+def test_packed_spikes_are_accepted_and_carry_no_gradient():
+    x = spikes((2, 5, 3, 100), 0.2)
+    w = torch.randn(7, 100, requires_grad=True)
+    p = F.pack_spikes(x)
+    assert p.shape == x.shape and p.rows == 30 and p.n == 100 and p.dtype == torch.float32
+    assert p.rate == float(x.double().mean()) and p.nbytes == p.words.nbytes + p.row_start.nbytes
+    y = F.spike_linear(p, w, crossover=1.0)
+    torch.testing.assert_close(y, x @ w.t(), rtol=1e-5, atol=1e-5)
+    (gw,) = torch.autograd.grad(y, [w], torch.ones_like(y))
+    torch.testing.assert_close(gw, torch.ones(2, 5, 3, 7).reshape(-1, 7).t() @ x.reshape(-1, 100))
+    # above the crossover the dense GEMM runs on the unpacked spikes
+    torch.testing.assert_close(F.spike_linear(p, w, crossover=0.0), x @ w.t(), rtol=1e-5, atol=1e-5)
+
+    img = spikes((4, 3, 8, 8), 0.3)
+    conv = nn.Conv2d(3, 6, 3)
+    pc = F.pack_spikes(img, neuron_dims=3)
+    assert pc.words.shape == (4, 3) and pc.n == 192
+    assert torch.equal(F.spike_conv2d(pc, conv.weight, conv.bias), conv(img))
+    with pytest.raises(ValueError, match="one row per image"):
+        F.spike_conv2d(F.pack_spikes(img), conv.weight)
+    with pytest.raises(ValueError, match="rows of n_in = 8"):
+        F.spike_linear(pc, torch.randn(2, 8))
+
+
+def test_bad_arguments_are_named():
+    w = torch.randn(6, 3, 3, 3)
+    with pytest.raises(ValueError, match=r"x must be \[B, C, H, W\]"):
+        F.spike_conv2d(spikes((3, 8, 8), 0.1), w)
+    with pytest.raises(TypeError, match="stride must be an int or a pair"):
+        F.spike_conv2d(spikes((1, 3, 8, 8), 0.1), w, stride=1.5)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        F.spike_conv2d([[0.0]], w)
+    with pytest.raises(ValueError, match="must hold spikes, 0 or 1"):
+        F.spike_conv2d(torch.full((1, 3, 8, 8), 0.5), w)
+    with pytest.raises(ValueError, match="numeric padding and padding_mode='zeros'"):
+        SpikeConv2d(3, 6, 3, padding="same")
+    with pytest.raises(ValueError, match="numeric padding and padding_mode='zeros'"):
+        SpikeConv2d.from_conv(nn.Conv2d(3, 6, 3, padding=1, padding_mode="reflect"))
+
+
+def test_fuse_swaps_convolutions_and_linears_fed_by_spikes():
+    torch.manual_seed(0)
+    net = nn.Sequential(TimeDistributed(nn.Conv2d(1, 8, 3)), LIF(0.9),
+                        TimeDistributed(nn.Conv2d(8, 8, 3, padding=1)), LIF(0.9),
+                        TimeDistributed(nn.Conv2d(8, 8, 3, padding="same")), LIF(0.9),
+                        nn.Flatten(2), nn.Linear(8 * 6 * 6, 10), LIF(0.9))
+    x = torch.rand(4, 2, 1, 8, 8) * 3
+    want = net(x)
+    fuse(net)
+    assert type(net[0].module) is nn.Conv2d          # fed by the input, not spikes
+    assert type(net[2].module) is SpikeConv2d
+    assert type(net[4].module) is nn.Conv2d          # string padding stays as it was
+    assert type(net[7]) is SpikeLinear               # through the Flatten
+    out = net(x)
+    # the convolutions are exact; the Linear's sums differ from the GEMM's by rounding only,
+    # which may flip a spike whose membrane sits on the threshold
+    assert out.shape == want.shape and (out != want).float().mean() < 0.02
