@@ -176,7 +176,7 @@ def pretrain(args, net_name, path) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    print(f"{net_name}: pretrained {args.pretrain} steps, loss {float(loss):.4f}", flush=True)
+    print(f"{net_name}: pretrained {args.pretrain} steps, loss {loss.item():.4f}", flush=True)
     torch.save(peer.state_dict(), path)
 
 
@@ -225,7 +225,8 @@ def run_one(args) -> dict:
 
 
 def markdown(meta, rows) -> str:
-    lines = [f"Machine: {meta['machine']}, {meta['threads']} threads; torch {meta['torch']}; batch {meta['batch']}, "
+    lines = ["# Convolutional networks: one training step (CPU)", "",
+             f"Machine: {meta['machine']}, {meta['threads']} threads; torch {meta['torch']}; batch {meta['batch']}, "
              f"CSNN channels {meta['channels']}; weights after {meta['pretrain']} training steps; median of "
              f"{meta['repeats']} training steps after one.", "",
              f"Command: `{meta['command']}`", ""]
@@ -254,6 +255,8 @@ def markdown(meta, rows) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, nargs="+", default=[8, 25, 100], help="the T values")
+    p.add_argument("--csnn-steps", type=int, nargs="+",
+                   help="the CSNN's T values, if other than --steps (it needs ~4x the memory per step)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--channels", type=int, default=128, help="the CSNN's channels (the tutorial's 128)")
@@ -277,7 +280,7 @@ def main(argv=None) -> int:
         state = str(Path(tmp) / f"{net_name}.pt") if args.pretrain else None
         if state:
             pretrain(args, net_name, state)
-        for T in args.steps:
+        for T in (args.csnn_steps or args.steps) if net_name == "csnn" else args.steps:
             for variant in VARIANTS:
                 cmd = [sys.executable, __file__, "--one", net_name, variant, str(T), "--batch", str(args.batch),
                        "--repeats", str(args.repeats), "--channels", str(args.channels), "--threads",

@@ -97,7 +97,8 @@ def main(argv=None) -> int:
         g = torch.randn(rows_of_x, n)
         for rate in RATES:
             x = (torch.rand(rows_of_x, n) < rate).float()
-            words, row_start = F.pack_spikes(x)
+            packed = F.pack_spikes(x)
+            words, row_start = packed.words, packed.row_start
             dense_fwd = median_time(lambda: torch.nn.functional.linear(x, w, b), args.repeats)
             event_fwd = median_time(lambda: F.spike_linear(x, w, b, crossover=1.0), args.repeats)
             dense_gw = median_time(lambda: g.t() @ x, args.repeats)

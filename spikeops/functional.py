@@ -12,6 +12,7 @@ from . import surrogate as surrogate_mod
 from .kinds import ResetMode, SurrogateKind, reset_mode
 
 __all__ = ["LIFState", "lif", "leaky_integrate", "PackedSpikes", "pack_spikes", "spike_linear", "spike_conv2d",
+           "SPIKE_CONV_CROSSOVER",
            "SPIKE_LINEAR_CROSSOVER", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron",
            "FixedState", "lif_fixed", "SubstepState", "lif_substep"]
 
@@ -436,34 +437,47 @@ def spike_linear(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bia
     return _SpikeLinear.apply(None if x is packed else x, weight, bias, packed)
 
 
+# The spike rate above which the dense convolution is faster than the event-driven one on
+# this project's reference CPU (bench/spike_conv.py measures it; bench/NOTES.md).
+SPIKE_CONV_CROSSOVER = 0.05
+
+
 class _SpikeConv2d(torch.autograd.Function):
-    """A convolution whose input is spikes: saves them packed (1 bit each) for the weight
-    gradient instead of the dense input."""
+    """A convolution whose input is spikes, saved packed (1 bit each) for the weight gradient.
+    ``event``: the forward pass and the weight gradient run on the active inputs only;
+    otherwise both are the dense convolution's (on the unpacked spikes in the backward pass)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, packed, conv):
-        ctx.conv, ctx.has_bias, ctx.x_meta = conv, bias is not None, (packed.n, packed.shape, packed.dtype)
-        ctx.save_for_backward(weight, packed.words)
+    def forward(ctx, x, weight, bias, packed, conv, event):
+        ctx.conv, ctx.has_bias, ctx.event, ctx.x_meta = conv, bias is not None, event, (packed.shape, packed.dtype)
+        ctx.save_for_backward(weight, packed.words, packed.row_start)
+        if event:
+            stride, padding, dilation, _ = conv
+            return torch.ops.spikeops.spike_conv2d(packed.words, packed.row_start, packed.shape[1:], weight, bias,
+                                                   stride, padding, dilation)
         return torch.nn.functional.conv2d(_dense_spikes(packed) if x is None else x, weight, bias, *conv)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_y):
-        weight, words = ctx.saved_tensors
-        n, shape, dtype = ctx.x_meta
+        weight, words, row_start = ctx.saved_tensors
+        shape, dtype = ctx.x_meta
         stride, padding, dilation, groups = ctx.conv
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if need_w:
-            x = torch.ops.spikeops.spike_unpack(words, n).view(shape).to(dtype)
+        if need_w and ctx.event:
+            grad_w = torch.ops.spikeops.spike_conv2d_grad_weight(words, row_start, shape[1:], grad_y, weight.shape[2:],
+                                                                 stride, padding, dilation)
+        elif need_w:
+            x = PackedSpikes(words, row_start, shape, dtype).to_dense()
             grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
                 grad_y, x, weight, [weight.shape[0]] if ctx.has_bias else None, stride, padding, dilation, False,
                 [0, 0], groups, [need_x, True, need_b])
+            return grad_x, grad_w, grad_b, None, None, None
         else:
             grad_w = None
-            grad_x = torch.nn.grad.conv2d_input(shape, weight, grad_y, stride, padding, dilation,
-                                                groups) if need_x else None
-            grad_b = grad_y.sum((0, 2, 3)) if need_b else None
-        return grad_x, grad_w, grad_b, None, None
+        grad_x = torch.nn.grad.conv2d_input(shape, weight, grad_y, stride, padding, dilation, groups) if need_x else None
+        grad_b = grad_y.sum((0, 2, 3)) if need_b else None
+        return grad_x, grad_w, grad_b, None, None, None
 
 
 def _pair(name: str, value) -> tuple:
@@ -474,13 +488,19 @@ def _pair(name: str, value) -> tuple:
 
 
 def spike_conv2d(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
-                 stride=1, padding=0, dilation=1, groups: int = 1) -> torch.Tensor:
+                 stride=1, padding=0, dilation=1, groups: int = 1, *, crossover: Optional[float] = None
+                 ) -> torch.Tensor:
     """``torch.nn.functional.conv2d`` for 0/1 spikes ``x`` ([B, C, H, W], or :class:`PackedSpikes`
-    of it with ``neuron_dims=3``, which carry no gradient): the same dense convolution forward,
-    but the input is saved for the weight gradient as bits, 1 per spike instead of 4 bytes
-    (docs/math.md §10), and expanded again only inside the backward pass. Results and
-    gradients are exactly ``conv2d``'s. ``padding`` is a number or pair (not a string). On
-    CUDA it is ``conv2d`` (packed spikes have CPU kernels only)."""
+    of it with ``neuron_dims=3``, which carry no gradient), with the input saved for the
+    backward pass as bits, 1 per spike instead of 4 bytes (docs/math.md §10.1).
+
+    At spike rates up to ``crossover`` (default :data:`SPIKE_CONV_CROSSOVER`) the forward pass
+    and the weight gradient are event-driven (float32 weights, one group): each active input
+    adds its weights to the outputs it reaches, in a fixed order, so results do not depend on
+    the thread count and differ from ``conv2d``'s by float rounding only. Above it, and for
+    other dtypes or groups, the dense convolution runs (exactly ``conv2d``'s values and
+    gradients, the spikes unpacked inside the backward pass). ``padding`` is a number or pair
+    (not a string). On CUDA it is ``conv2d`` (packed spikes have CPU kernels only)."""
     packed = x if isinstance(x, PackedSpikes) else None
     shape = packed.shape if packed is not None else _tensor("x", x).shape
     _tensor("weight", weight)
@@ -494,4 +514,6 @@ def spike_conv2d(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bia
         return torch.nn.functional.conv2d(_dense_spikes(x), weight, bias, *conv)
     if packed is None:
         packed = pack_spikes(x, neuron_dims=3)
-    return _SpikeConv2d.apply(None if x is packed else x, weight, bias, packed, conv)
+    limit = SPIKE_CONV_CROSSOVER if crossover is None else float(crossover)
+    event = weight.dtype == torch.float32 and groups == 1 and packed.spike_count <= limit * shape.numel()
+    return _SpikeConv2d.apply(None if x is packed else x, weight, bias, packed, conv, event)

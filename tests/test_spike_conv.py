@@ -34,21 +34,76 @@ CONVS = [dict(in_channels=1, out_channels=4, kernel_size=3),
          dict(in_channels=6, out_channels=6, kernel_size=3, padding=(2, 1), dilation=2, groups=3, bias=False)]
 
 
+CONVS += [dict(in_channels=3, out_channels=70, kernel_size=(2, 4), stride=(1, 3), padding=(0, 2), dilation=(2, 1)),
+          dict(in_channels=2, out_channels=130, kernel_size=1)]
+
+
 @pytest.mark.parametrize("spec", CONVS)
 @pytest.mark.parametrize("rate", [0.0, 0.1, 1.0])
-def test_values_and_gradients_equal_conv2d(spec, rate):
+@pytest.mark.parametrize("event", [True, False])
+def test_values_and_gradients_equal_conv2d(isa, spec, rate, event):
+    """Event-driven (crossover 1): conv2d's values and gradients up to float rounding (the sums
+    run in another order); dense (crossover below the rate): exactly conv2d's."""
     torch.manual_seed(1)
     conv = nn.Conv2d(**spec)
     layer = SpikeConv2d.from_conv(conv)
     assert layer.weight is conv.weight and layer.bias is conv.bias
     x = spikes((3, spec["in_channels"], 13, 11), rate).requires_grad_()
-    y, want = layer(x), conv(x)
+    y = F.spike_conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups,
+                       crossover=1.0 if event else -1.0)
+    want = conv(x)
     assert type(y.grad_fn).__name__ == "_SpikeConv2dBackward"
-    assert torch.equal(y, want)
+    if event and conv.groups == 1:
+        torch.testing.assert_close(y, want, rtol=1e-5, atol=1e-5)
+    else:
+        assert torch.equal(y, want)
     g = torch.randn_like(want)
     params = [x, conv.weight] + ([conv.bias] if conv.bias is not None else [])
     for a, b in zip(torch.autograd.grad(y, params, g), torch.autograd.grad(want, params, g)):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
+
+
+def test_event_sums_are_exact_where_the_order_cannot_matter():
+    x = spikes((6, 5, 10, 9), 0.2)
+    w = torch.randint(-8, 9, (20, 5, 3, 3)).float()
+    b = torch.randint(-8, 9, (20,)).float()
+    y = F.spike_conv2d(x, w, b, padding=1, crossover=1.0)
+    assert torch.equal(y, torch.nn.functional.conv2d(x, w, b, padding=1))
+    g = torch.randint(-4, 5, y.shape).float()
+    p = F.pack_spikes(x, neuron_dims=3)
+    gw = torch.ops.spikeops.spike_conv2d_grad_weight(p.words, p.row_start, [5, 10, 9], g, [3, 3], [1, 1], [1, 1],
+                                                     [1, 1])
+    assert torch.equal(gw, torch.nn.grad.conv2d_weight(x, w.shape, g, padding=1))
+
+
+def test_same_bits_on_every_isa_and_thread_count(monkeypatch):
+    import spikeops
+    x = spikes((40, 6, 12, 12), 0.1).requires_grad_()
+    w, b = torch.randn(70, 6, 3, 3).requires_grad_(), torch.randn(70)
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for isa in [i for i in ("scalar", "avx2", "avx512") if spikeops._C.cpu_isa_supported(i)]:
+            monkeypatch.setenv("SPIKEOPS_CPU_ISA", isa)
+            for n in (1, 2, 3):
+                torch.set_num_threads(n)
+                y = F.spike_conv2d(x, w, b, padding=1, crossover=1.0)
+                results.append((y, torch.autograd.grad(y, [w], torch.ones_like(y))[0]))
+    finally:
+        torch.set_num_threads(threads)
+    assert len(results) >= 3
+    for r in results[1:]:
+        assert all(torch.equal(a, c) for a, c in zip(r, results[0]))
+
+
+def test_crossover_picks_the_dense_convolution_above_the_rate():
+    conv = nn.Conv2d(4, 8, 3)
+    sparse, dense = spikes((5, 4, 9, 9), 0.01), spikes((5, 4, 9, 9), 0.9)
+    assert 0 < F.SPIKE_CONV_CROSSOVER < 1
+    # the event-driven forward writes its output channels last; the dense one does not
+    assert F.spike_conv2d(sparse, conv.weight).is_contiguous(memory_format=torch.channels_last)
+    assert F.spike_conv2d(dense, conv.weight).is_contiguous()
+    assert torch.equal(F.spike_conv2d(dense, conv.weight, conv.bias), conv(dense))
 
 
 def test_only_the_needed_gradients():
@@ -74,8 +129,8 @@ def test_the_saved_input_is_1_bit_per_spike():
     layer = SpikeConv2d.from_conv(conv)
     params = [conv.weight, conv.bias]
     assert saved_bytes(lambda: conv(x), params) == x.nbytes  # nn.Conv2d keeps x: 4 bytes per input
-    # 1728 inputs per image are 27 words
-    assert saved_bytes(lambda: layer(x), params) == 64 * 27 * 8
+    # 1728 inputs per image are 27 words; plus the 65 row starts
+    assert saved_bytes(lambda: layer(x), params) == 64 * 27 * 8 + 65 * 8
 
 
 def test_packed_spikes_are_accepted_and_carry_no_gradient():
@@ -114,6 +169,24 @@ def test_bad_arguments_are_named():
         F.spike_conv2d(torch.full((1, 3, 8, 8), 0.5), w)
     with pytest.raises(ValueError, match="numeric padding and padding_mode='zeros'"):
         SpikeConv2d(3, 6, 3, padding="same")
+    p = F.pack_spikes(spikes((2, 3, 8, 8), 0.2), neuron_dims=3)
+    ops = torch.ops.spikeops
+    with pytest.raises(ValueError, match=r"weight must have shape \[C_out, C = 3"):
+        ops.spike_conv2d(p.words, p.row_start, [3, 8, 8], torch.randn(4, 2, 3, 3), None, [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="words must have 4 words per row for n_in = 216"):
+        ops.spike_conv2d(p.words, p.row_start, [3, 8, 9], torch.randn(4, 3, 3, 3), None, [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        ops.spike_conv2d(p.words, p.row_start, [3, 8, 8], torch.randn(4, 3, 3, 3), None, [0, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="padding must be >= 0"):
+        ops.spike_conv2d(p.words, p.row_start, [3, 8, 8], torch.randn(4, 3, 3, 3), None, [1, 1], [-1, 0], [1, 1])
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        ops.spike_conv2d(p.words, p.row_start, [3, 8, 8], torch.randn(4, 3, 9, 3), None, [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="bias must have shape"):
+        ops.spike_conv2d(p.words, p.row_start, [3, 8, 8], torch.randn(4, 3, 3, 3), torch.randn(3), [1, 1], [0, 0],
+                         [1, 1])
+    with pytest.raises(ValueError, match="grad_out must have shape"):
+        ops.spike_conv2d_grad_weight(p.words, p.row_start, [3, 8, 8], torch.randn(2, 4, 5, 6), [3, 3], [1, 1], [0, 0],
+                                     [1, 1])
     with pytest.raises(ValueError, match="numeric padding and padding_mode='zeros'"):
         SpikeConv2d.from_conv(nn.Conv2d(3, 6, 3, padding=1, padding_mode="reflect"))
 

@@ -11,5 +11,11 @@ void spike_linear_forward_avx512(const SpikeLinearArgs& a, int64_t b, int64_t e)
 void spike_linear_grad_weight_avx512(const SpikeLinearArgs& a, int64_t b, int64_t e) {
   spike_linear_grad_weight_range<Avx512Isa>(a, b, e);
 }
+void spike_conv_forward_avx512(const SpikeConvArgs& a, int64_t b, int64_t e) {
+  spike_conv_forward_range<Avx512Isa>(a, b, e);
+}
+void spike_conv_grad_weight_avx512(const SpikeConvArgs& a, int64_t b, int64_t e) {
+  spike_conv_grad_weight_range<Avx512Isa>(a, b, e);
+}
 
 }  // namespace spikeops::cpu

@@ -127,5 +127,80 @@ void spike_linear_grad_weight_range(const SpikeLinearArgs& a, int64_t block_begi
   }
 }
 
+// The outputs (oy, ox) that input (iy, ix) reaches through kernel tap (u, v), as a callback
+// f(tap, output position); taps in ascending order.
+template <class F>
+inline void for_each_reach(const SpikeConvArgs& a, int64_t iy, int64_t ix, F&& f) {
+  for (int64_t u = 0; u < a.KH; ++u) {
+    const int64_t ny = iy + a.pad_h - u * a.dil_h;
+    if (ny < 0 || ny % a.stride_h) continue;
+    const int64_t oy = ny / a.stride_h;
+    if (oy >= a.OH) continue;
+    for (int64_t v = 0; v < a.KW; ++v) {
+      const int64_t nx = ix + a.pad_w - v * a.dil_w;
+      if (nx < 0 || nx % a.stride_w) continue;
+      const int64_t ox = nx / a.stride_w;
+      if (ox < a.OW) f(u * a.KW + v, oy * a.OW + ox);
+    }
+  }
+}
+
+template <class I>
+inline void add_block(float* acc, const float* w) {
+  for (int64_t r = 0; r < kOutBlock; r += I::kWidth) I::store(acc + r, I::load(acc + r) + I::load(w + r));
+}
+
+template <class I>
+void spike_conv_forward_range(const SpikeConvArgs& a, int64_t item_begin, int64_t item_end) {
+  const int64_t blocks = out_blocks(a.n_out), positions = a.OH * a.OW, plane = a.H * a.W, taps = a.KH * a.KW;
+  std::vector<float> acc(positions * kOutBlock);  // the image's outputs of one block, [OH*OW][kOutBlock]
+  for (int64_t item = item_begin; item < item_end; ++item) {
+    const int64_t image = item / blocks, block = item % blocks;
+    const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
+    for (int64_t p = 0; p < positions; ++p) {
+      if (a.bias) std::memcpy(acc.data() + p * kOutBlock, a.bias + o0, sizeof(float) * kOutBlock);
+      else std::fill(acc.data() + p * kOutBlock, acc.data() + (p + 1) * kOutBlock, 0.0f);
+    }
+    const float* weights = a.weight_blocks + block * a.C * taps * kOutBlock;
+    for (int64_t k = a.row_start[image]; k < a.row_start[image + 1]; ++k) {
+      const int64_t j = a.active[k], c = j / plane, iy = j % plane / a.W, ix = j % a.W;
+      const float* w = weights + c * taps * kOutBlock;
+      for_each_reach(a, iy, ix, [&](int64_t tap, int64_t p) {
+        add_block<I>(acc.data() + p * kOutBlock, w + tap * kOutBlock);
+      });
+    }
+    float* y = a.y + image * positions * a.n_out + o0;
+    for (int64_t p = 0; p < positions; ++p) std::memcpy(y + p * a.n_out, acc.data() + p * kOutBlock, sizeof(float) * width);
+  }
+}
+
+template <class I>
+void spike_conv_grad_weight_range(const SpikeConvArgs& a, int64_t item_begin, int64_t item_end) {
+  const int64_t positions = a.OH * a.OW, plane = a.H * a.W, taps = a.KH * a.KW;
+  std::vector<float> sums(taps * kOutBlock);  // dW of one block and channel, [KH*KW][kOutBlock]
+  for (int64_t item = item_begin; item < item_end; ++item) {
+    const int64_t block = item / a.C, c = item % a.C;
+    const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
+    std::fill(sums.begin(), sums.end(), 0.0f);
+    for (int64_t image = 0; image < a.images; ++image) {
+      // The image's active inputs of channel c: a run of its ascending list.
+      const int32_t* first = a.active + a.row_start[image];
+      const int32_t* last = a.active + a.row_start[image + 1];
+      const int32_t* begin = std::lower_bound(first, last, static_cast<int32_t>(c * plane));
+      const int32_t* end = std::lower_bound(begin, last, static_cast<int32_t>((c + 1) * plane));
+      const float* grad = a.grad_out + (block * a.images + image) * positions * kOutBlock;
+      for (const int32_t* k = begin; k < end; ++k) {
+        const int64_t j = *k - c * plane, iy = j / a.W, ix = j % a.W;
+        for_each_reach(a, iy, ix, [&](int64_t tap, int64_t p) {
+          add_block<I>(sums.data() + tap * kOutBlock, grad + p * kOutBlock);
+        });
+      }
+    }
+    for (int64_t o = 0; o < width; ++o)
+      for (int64_t tap = 0; tap < taps; ++tap)
+        a.grad_weight[((o0 + o) * a.C + c) * taps + tap] = sums[tap * kOutBlock + o];
+  }
+}
+
 }  // namespace
 }  // namespace spikeops::cpu

@@ -12,6 +12,12 @@ void spike_linear_forward_scalar(const SpikeLinearArgs& a, int64_t b, int64_t e)
 void spike_linear_grad_weight_scalar(const SpikeLinearArgs& a, int64_t b, int64_t e) {
   spike_linear_grad_weight_range<ScalarIsa<float>>(a, b, e);
 }
+void spike_conv_forward_scalar(const SpikeConvArgs& a, int64_t b, int64_t e) {
+  spike_conv_forward_range<ScalarIsa<float>>(a, b, e);
+}
+void spike_conv_grad_weight_scalar(const SpikeConvArgs& a, int64_t b, int64_t e) {
+  spike_conv_grad_weight_range<ScalarIsa<float>>(a, b, e);
+}
 
 // Row m's active inputs from its words: the set bits, ascending (scalar on every ISA).
 void spike_rows(const SpikeRowsArgs& a, int64_t row_begin, int64_t row_end) {

@@ -1,4 +1,4 @@
-// Torch glue of the Linear layers on bit-packed spikes (docs/math.md §10): schemas,
+// Torch glue of the Linear and convolution layers on bit-packed spikes (docs/math.md §10): schemas,
 // argument checks, the weight block layout and the choice of kernel. CPU only.
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -178,6 +178,114 @@ Tensor spike_linear_grad_weight_impl(const Tensor& words, const Tensor& row_star
   return grad_weight;
 }
 
+// The geometry of a convolution on packed spikes of images [C, H, W], checked.
+SpikeConvArgs conv_geometry(const Packed& p, at::IntArrayRef in_chw, int64_t n_out, at::IntArrayRef kernel,
+                            at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation) {
+  TORCH_CHECK_VALUE(in_chw.size() == 3 && in_chw[0] >= 1 && in_chw[1] >= 1 && in_chw[2] >= 1,
+                    "in_chw must be the input's [C, H, W], got ", in_chw);
+  for (auto [v, name] : {std::pair{kernel, "kernel_size"}, {stride, "stride"}, {padding, "padding"},
+                         {dilation, "dilation"}}) {
+    TORCH_CHECK_VALUE(v.size() == 2, name, " must have 2 entries, got ", v);
+    TORCH_CHECK_VALUE(v[0] >= (v.data() == padding.data() ? 0 : 1) && v[1] >= (v.data() == padding.data() ? 0 : 1),
+                      name, " must be ", v.data() == padding.data() ? ">= 0" : ">= 1", ", got ", v);
+  }
+  SpikeConvArgs a{};
+  a.images = p.rows;
+  a.C = in_chw[0], a.H = in_chw[1], a.W = in_chw[2];
+  a.n_out = n_out, a.KH = kernel[0], a.KW = kernel[1];
+  a.stride_h = stride[0], a.stride_w = stride[1], a.pad_h = padding[0], a.pad_w = padding[1];
+  a.dil_h = dilation[0], a.dil_w = dilation[1];
+  a.OH = (a.H + 2 * a.pad_h - a.dil_h * (a.KH - 1) - 1) / a.stride_h + 1;
+  a.OW = (a.W + 2 * a.pad_w - a.dil_w * (a.KW - 1) - 1) / a.stride_w + 1;
+  TORCH_CHECK_VALUE(a.H + 2 * a.pad_h >= a.dil_h * (a.KH - 1) + 1 && a.W + 2 * a.pad_w >= a.dil_w * (a.KW - 1) + 1,
+                    "the kernel (", kernel, ", dilation ", dilation, ") is larger than the padded input ", in_chw);
+  TORCH_CHECK_VALUE(a.C * a.H * a.W <= INT32_MAX, "an image must have at most 2^31 - 1 inputs");
+  a.row_start = p.row_start;
+  return a;
+}
+
+// Each image's active inputs (CSR), for the kernels.
+Tensor active_inputs(const Packed& p, const Tensor& like) {
+  const int64_t nnz = p.row_start[p.rows];
+  Tensor active = at::empty({nnz}, like.options().dtype(at::kInt));
+  if (p.rows == 0) return active;
+  SpikeRowsArgs r{p.words, p.n_words, p.row_start, active.data_ptr<int32_t>()};
+  run_cpu(CpuKernels<SpikeRowsArgs>{cpu::spike_rows, nullptr, nullptr}, r, p.rows, 1, p.n_words + nnz / p.rows + 1);
+  return active;
+}
+
+Tensor spike_conv2d_impl(const Tensor& words, const Tensor& row_start, at::IntArrayRef in_chw, const Tensor& weight_in,
+                         const std::optional<Tensor>& bias, at::IntArrayRef stride, at::IntArrayRef padding,
+                         at::IntArrayRef dilation) {
+  check_dtype(weight_in, at::kFloat, "weight");
+  check_same_device(weight_in, words, "weight", "words");
+  TORCH_CHECK_VALUE(weight_in.dim() == 4 && in_chw.size() == 3 && weight_in.size(1) == in_chw[0] &&
+                        weight_in.size(0) >= 1,
+                    "weight must have shape [C_out, C = ", in_chw.size() == 3 ? in_chw[0] : -1, ", kH, kW], got ",
+                    weight_in.sizes());
+  const Packed p = packed(words, row_start, in_chw[0] * in_chw[1] * in_chw[2]);
+  const Tensor weight = weight_in.contiguous();
+  const int64_t n_out = weight.size(0), blocks = out_blocks(n_out);
+  SpikeConvArgs a = conv_geometry(p, in_chw, n_out, {weight.size(2), weight.size(3)}, stride, padding, dilation);
+  Tensor b;
+  if (bias.has_value() && bias->defined()) {
+    check_dtype(*bias, at::kFloat, "bias");
+    TORCH_CHECK_VALUE(bias->dim() == 1 && bias->size(0) == n_out, "bias must have shape [", n_out, "], got ",
+                      bias->sizes());
+    b = at::constant_pad_nd(*bias, {0, blocks * kOutBlock - n_out}).contiguous();
+  }
+  Tensor y = at::empty({p.rows, a.OH, a.OW, n_out}, weight.options());
+  if (p.rows > 0) {
+    const int64_t n_in = a.C * a.KH * a.KW;
+    Tensor w = at::empty({blocks, n_in, kOutBlock}, weight.options());
+    SpikeWeightArgs wa{weight.data_ptr<float>(), n_out, n_in, w.data_ptr<float>()};
+    run_cpu(CpuKernels<SpikeWeightArgs>{cpu::spike_weight_blocks, nullptr, nullptr}, wa, blocks, 1,
+            n_in * kOutBlock);
+    const Tensor active = active_inputs(p, words);
+    a.active = active.data_ptr<int32_t>();
+    a.weight_blocks = w.data_ptr<float>();
+    a.bias = b.defined() ? b.data_ptr<float>() : nullptr;
+    a.y = y.data_ptr<float>();
+    const int64_t per_image = (p.row_start[p.rows] / p.rows + 1) * a.KH * a.KW * kOutBlock + a.OH * a.OW * kOutBlock;
+    run_cpu(CpuKernels<SpikeConvArgs>{cpu::spike_conv_forward_scalar, cpu::spike_conv_forward_avx2,
+                                      cpu::spike_conv_forward_avx512},
+            a, p.rows * blocks, 1, per_image);
+  }
+  return y.permute({0, 3, 1, 2});  // [images, n_out, OH, OW], channels last in memory
+}
+
+Tensor spike_conv2d_grad_weight_impl(const Tensor& words, const Tensor& row_start, at::IntArrayRef in_chw,
+                                     const Tensor& grad_out_in, at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                                     at::IntArrayRef padding, at::IntArrayRef dilation) {
+  check_dtype(grad_out_in, at::kFloat, "grad_out");
+  check_same_device(grad_out_in, words, "grad_out", "words");
+  TORCH_CHECK_VALUE(in_chw.size() == 3, "in_chw must be the input's [C, H, W], got ", in_chw);
+  const Packed p = packed(words, row_start, in_chw[0] * in_chw[1] * in_chw[2]);
+  TORCH_CHECK_VALUE(grad_out_in.dim() == 4 && grad_out_in.size(0) == p.rows && grad_out_in.size(1) >= 1,
+                    "grad_out must have shape [images = ", p.rows, ", C_out, OH, OW], got ", grad_out_in.sizes());
+  const int64_t n_out = grad_out_in.size(1), blocks = out_blocks(n_out);
+  SpikeConvArgs a = conv_geometry(p, in_chw, n_out, kernel_size, stride, padding, dilation);
+  TORCH_CHECK_VALUE(grad_out_in.size(2) == a.OH && grad_out_in.size(3) == a.OW, "grad_out must have shape [",
+                    p.rows, ", ", n_out, ", ", a.OH, ", ", a.OW, "], got ", grad_out_in.sizes());
+  if (p.rows == 0) return at::zeros({n_out, a.C, a.KH, a.KW}, grad_out_in.options());
+  // The output gradient as blocks [blocks][images * OH * OW][kOutBlock].
+  const Tensor grad_rows = grad_out_in.permute({0, 2, 3, 1}).contiguous();
+  const int64_t rows = p.rows * a.OH * a.OW;
+  Tensor grad_out = at::empty({blocks, rows, kOutBlock}, grad_rows.options());
+  SpikeGradArgs ga{grad_rows.data_ptr<float>(), rows, n_out, grad_out.data_ptr<float>()};
+  run_cpu(CpuKernels<SpikeGradArgs>{cpu::spike_grad_blocks, nullptr, nullptr}, ga, blocks, 1, rows * kOutBlock);
+  const Tensor active = active_inputs(p, words);
+  Tensor grad_weight = at::empty({n_out, a.C, a.KH, a.KW}, grad_out.options());
+  a.active = active.data_ptr<int32_t>();
+  a.grad_out = grad_out.data_ptr<float>();
+  a.grad_weight = grad_weight.data_ptr<float>();
+  const int64_t per_item = (p.row_start[p.rows] / a.C + p.rows) * a.KH * a.KW * kOutBlock / 4 + 1;
+  run_cpu(CpuKernels<SpikeConvArgs>{cpu::spike_conv_grad_weight_scalar, cpu::spike_conv_grad_weight_avx2,
+                                    cpu::spike_conv_grad_weight_avx512},
+          a, blocks * a.C, 1, per_item);
+  return grad_weight;
+}
+
 }  // namespace
 
 SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
@@ -185,6 +293,10 @@ SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
   m.def("spike_unpack(Tensor words, int n) -> Tensor");
   m.def("spike_linear(Tensor words, Tensor row_start, int n_in, Tensor weight, Tensor? bias) -> Tensor");
   m.def("spike_linear_grad_weight(Tensor words, Tensor row_start, int n_in, Tensor grad_out) -> Tensor");
+  m.def("spike_conv2d(Tensor words, Tensor row_start, int[] in_chw, Tensor weight, Tensor? bias, int[] stride, "
+        "int[] padding, int[] dilation) -> Tensor");
+  m.def("spike_conv2d_grad_weight(Tensor words, Tensor row_start, int[] in_chw, Tensor grad_out, int[] kernel_size, "
+        "int[] stride, int[] padding, int[] dilation) -> Tensor");
 }
 
 SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
@@ -192,6 +304,8 @@ SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
   m.impl("spike_unpack", &spike_unpack_impl);
   m.impl("spike_linear", &spike_linear_impl);
   m.impl("spike_linear_grad_weight", &spike_linear_grad_weight_impl);
+  m.impl("spike_conv2d", &spike_conv2d_impl);
+  m.impl("spike_conv2d_grad_weight", &spike_conv2d_grad_weight_impl);
 }
 
 }  // namespace spikeops

@@ -66,12 +66,14 @@ constexpr int64_t kNeuronBlock = 2048;
 
 // Linear layers on bit-packed spikes: packing rows [begin, end); the forward pass over
 // items (an output block and a chunk of kSpikeRowChunk rows each); the weight gradient
-// over output blocks; and (scalar on every ISA) the active inputs of rows [begin, end),
+// over output blocks; the convolution's passes over SpikeConvArgs' items; and (scalar on every ISA) the active inputs of rows [begin, end),
 // by column, and the weights' block layout.
 #define SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(isa)                                                  \
   void spike_pack_##isa(const SpikePackArgs& a, int64_t begin, int64_t end);                     \
   void spike_linear_forward_##isa(const SpikeLinearArgs& a, int64_t begin, int64_t end);         \
-  void spike_linear_grad_weight_##isa(const SpikeLinearArgs& a, int64_t begin, int64_t end);
+  void spike_linear_grad_weight_##isa(const SpikeLinearArgs& a, int64_t begin, int64_t end);     \
+  void spike_conv_forward_##isa(const SpikeConvArgs& a, int64_t begin, int64_t end);             \
+  void spike_conv_grad_weight_##isa(const SpikeConvArgs& a, int64_t begin, int64_t end);
 SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(scalar)
 SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(avx2)
 SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(avx512)

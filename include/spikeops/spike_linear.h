@@ -82,6 +82,27 @@ struct SpikeLinearArgs {
   float* grad_weight;          // [n_out, n_in]
 };
 
+// A 2-D convolution (one group) on packed spikes, one row of C*H*W inputs per image (docs/math.md
+// §10.1). Every active input (c, iy, ix) adds its weights W[:, c, u, v] to each output (oy, ox)
+// it reaches: iy = oy*stride + u*dilation - padding (and likewise along x). The forward pass
+// works over items (image, output block): each output starts at the bias and adds the image's
+// active inputs in ascending order. The weight gradient works over items (output block, input
+// channel): dW[o, c, u, v] adds, images ascending and inputs ascending, the output gradient of
+// every output an active input of channel c reached through (u, v).
+struct SpikeConvArgs {
+  int64_t images = 0, C = 0, H = 0, W = 0, n_out = 0, KH = 0, KW = 0, OH = 0, OW = 0;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+  const int64_t* row_start;    // [images + 1]
+  const int32_t* active;       // spike_rows' active inputs of every image
+  // forward
+  const float* weight_blocks;  // [blocks][C][KH][KW][kOutBlock]: SpikeWeightArgs' blocks of W as [n_out, C*KH*KW]
+  const float* bias;           // [blocks * kOutBlock] (zero padded) or null
+  float* y;                    // [images][OH][OW][n_out] (channels last)
+  // weight gradient
+  const float* grad_out;       // [blocks][images][OH][OW][kOutBlock]: SpikeGradArgs' blocks, zero padded
+  float* grad_weight;          // [n_out, C, KH, KW]
+};
+
 inline int64_t out_blocks(int64_t n_out) { return (n_out + kOutBlock - 1) / kOutBlock; }
 
 }  // namespace spikeops
