@@ -79,6 +79,26 @@ def layers(n: int):
         out["snnTorch"] = run_snn
     except ImportError:
         pass
+    try:
+        import norse.torch as nt
+        from norse.torch.functional.lif_box import LIFBoxParameters
+        from norse.torch.functional.reset import reset_subtract
+        # LIFBoxCell: v <- v + dt * tau_mem_inv * (x - v); dt 1 ms, tau_mem_inv 100: decay 0.9, input x 0.1,
+        # so the input is scaled by 10 (bench/peers.py's mapping).
+        cell = nt.LIFBoxCell(LIFBoxParameters(tau_mem_inv=torch.tensor(100.0), reset_method=reset_subtract), dt=1e-3)
+        no_lin = nn.Linear(n, n)
+        no_lin.load_state_dict(lin.state_dict())
+
+        def run_norse(x):
+            state, spikes = None, []
+            for cur in no_lin(x).unbind(0):
+                s, state = cell(cur * 10.0, state)
+                spikes.append(s)
+            return torch.stack(spikes)
+        run_norse.parameters = no_lin.parameters
+        out["Norse"] = run_norse
+    except ImportError:
+        pass
     return out
 
 

@@ -352,7 +352,7 @@ class PackedSpikes:
     def to_dense(self) -> torch.Tensor:
         """The spikes as a dense tensor of ``shape`` and ``dtype``."""
         if self.shape.numel() == 0:
-            return torch.zeros(self.shape, dtype=self.dtype)
+            return torch.zeros(self.shape, dtype=self.dtype, device=self.words.device)
         return torch.ops.spikeops.spike_unpack(self.words, self.n).view(self.shape).to(self.dtype)
 
     def __repr__(self) -> str:
@@ -361,7 +361,7 @@ class PackedSpikes:
 
 
 def pack_spikes(x: torch.Tensor, neuron_dims: int = 1) -> PackedSpikes:
-    """0/1 spikes ``x`` (any float dtype, CPU) as bits: rows of the last ``neuron_dims``
+    """0/1 spikes ``x`` (any float dtype, CPU or CUDA) as bits: rows of the last ``neuron_dims``
     dimensions (1 for a Linear's input [..., n_in], 3 for a convolution's [B, C, H, W]).
     A value other than 0 or 1 is a ValueError."""
     _tensor("x", x)
@@ -412,9 +412,10 @@ def spike_linear(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bia
     rows where an input was active; backward keeps the spikes packed, 1 bit each. The input
     gradient stays the dense product.
 
-    Above the spike rate ``crossover`` (default :data:`SPIKE_LINEAR_CROSSOVER`) the dense GEMM
-    is faster and runs instead, as it does for CUDA tensors and non-float32 weights (the
-    event-driven kernels are CPU float32). A value of ``x`` other than 0 or 1 is a
+    Above the spike rate ``crossover`` (default :data:`SPIKE_LINEAR_CROSSOVER`, measured on CPU)
+    the dense GEMM is faster and runs instead, as it does for non-float32 weights. On CUDA the
+    event-driven kernels run only when ``crossover`` is given (their crossover is not measured
+    yet); by default CUDA tensors take the dense GEMM. A value of ``x`` other than 0 or 1 is a
     ValueError. The sums run in a fixed order (bias, then inputs ascending; rows ascending),
     so results do not depend on the thread count; they differ from the GEMM's by float
     rounding only."""
@@ -426,8 +427,9 @@ def spike_linear(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bia
                          f"and {tuple(weight.shape)}")
     if packed is not None and packed.n != shape[-1]:
         raise ValueError(f"x must be PackedSpikes of rows of n_in = {shape[-1]} neurons (neuron_dims=1), got {packed}")
-    if weight.device.type != "cpu" or weight.dtype != torch.float32 or torch.compiler.is_compiling() or (
-            packed is None and x.device.type != "cpu"):
+    device = weight.device.type
+    if weight.dtype != torch.float32 or torch.compiler.is_compiling() or device not in ("cpu", "cuda") or (
+            device == "cuda" and crossover is None) or (packed is None and x.device != weight.device):
         return torch.nn.functional.linear(_dense_spikes(x), weight, bias)
     if packed is None:
         packed = pack_spikes(x)

@@ -66,7 +66,8 @@ def test_cuda_glue_compiles(tmp_path):
     flags = ["-std=c++20", "-fsyntax-only", "-DSPIKEOPS_WITH_CUDA",
              f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"]
     cmds = [[cxx, *flags, *[f"-I{d}" for d in includes], str(ROOT / "csrc" / "torch" / name)]
-            for name in ("ops_cuda.cpp", "lif_ops.cpp", "elementwise_ops.cpp", "lif_fixed_ops.cpp", "lif_substep_ops.cpp")]
+            for name in ("ops_cuda.cpp", "lif_ops.cpp", "elementwise_ops.cpp", "lif_fixed_ops.cpp", "lif_substep_ops.cpp",
+                         "spike_linear_ops.cpp")]
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(run, cmds))
     failures = [f"{' '.join(cmd)}\n{out}" for cmd, rc, out in results if rc != 0]

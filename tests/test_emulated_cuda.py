@@ -388,3 +388,54 @@ def test_fs_neuron_with_the_papers_surrogate():
     for a, b in zip(got[1:], want[1:]):  # per-block sums in the device's order
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
+
+
+def random_spikes(shape, rate, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=g) < rate).float()
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 300])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_spike_pack_and_unpack(n, dtype):
+    x = random_spikes((7, n), 0.3).to(dtype)
+    words, row_start = EMU.spike_pack(x)
+    want_words, want_start = CPU.spike_pack(x)
+    assert torch.equal(words, want_words) and torch.equal(row_start, want_start)
+    assert torch.equal(EMU.spike_unpack(words, n), x.float())
+    x[5, n // 2] = 0.5
+    with pytest.raises(ValueError, match="must hold spikes, 0 or 1: row 5"):
+        EMU.spike_pack(x)
+
+
+def test_spike_pack_without_rows():
+    words, row_start = EMU.spike_pack(torch.zeros(0, 70))
+    assert words.shape == (0, 2) and torch.equal(row_start, torch.zeros(1, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("n_in, n_out", [(1, 1), (70, 3), (300, 130)])
+@pytest.mark.parametrize("rate", [0.0, 0.1, 1.0])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_spike_linear_is_bit_identical_to_the_cpu_kernels(n_in, n_out, rate, with_bias):
+    """Both sum each output in the same order (bias, then the active inputs ascending; rows
+    ascending for the weight gradient), without FMA: the same bits."""
+    x = random_spikes((33, n_in), rate, seed=n_in)
+    w, b = torch.randn(n_out, n_in), (torch.randn(n_out) if with_bias else None)
+    words, row_start = CPU.spike_pack(x)
+    y = EMU.spike_linear(words, row_start, n_in, w, b)
+    assert torch.equal(y, CPU.spike_linear(words, row_start, n_in, w, b))
+    torch.testing.assert_close(y, x @ w.t() + (b if with_bias else 0), rtol=1e-5, atol=1e-5)
+    g = torch.randn(33, n_out)
+    gw = EMU.spike_linear_grad_weight(words, row_start, n_in, g)
+    assert torch.equal(gw, CPU.spike_linear_grad_weight(words, row_start, n_in, g))
+    torch.testing.assert_close(gw, g.t() @ x, rtol=1e-5, atol=1e-5)
+
+
+def test_spike_linear_argument_checks():
+    words, row_start = CPU.spike_pack(random_spikes((4, 100), 0.2))
+    with pytest.raises(ValueError, match="weight must have shape"):
+        EMU.spike_linear(words, row_start, 100, torch.randn(5, 99), None)
+    with pytest.raises(ValueError, match="row_start must have 5 entries"):
+        EMU.spike_linear(words, row_start[:-1], 100, torch.randn(5, 100), None)
+    with pytest.raises(ValueError, match="grad_out must have shape"):
+        EMU.spike_linear_grad_weight(words, row_start, 100, torch.randn(3, 5))

@@ -127,23 +127,50 @@ void spike_linear_grad_weight_range(const SpikeLinearArgs& a, int64_t block_begi
   }
 }
 
-// The outputs (oy, ox) that input (iy, ix) reaches through kernel tap (u, v), as a callback
-// f(tap, output position); taps in ascending order.
-template <class F>
-inline void for_each_reach(const SpikeConvArgs& a, int64_t iy, int64_t ix, F&& f) {
-  for (int64_t u = 0; u < a.KH; ++u) {
-    const int64_t ny = iy + a.pad_h - u * a.dil_h;
-    if (ny < 0 || ny % a.stride_h) continue;
-    const int64_t oy = ny / a.stride_h;
-    if (oy >= a.OH) continue;
-    for (int64_t v = 0; v < a.KW; ++v) {
-      const int64_t nx = ix + a.pad_w - v * a.dil_w;
-      if (nx < 0 || nx % a.stride_w) continue;
-      const int64_t ox = nx / a.stride_w;
-      if (ox < a.OW) f(u * a.KW + v, oy * a.OW + ox);
+// Along one axis, the (tap, output) pairs through which each input coordinate reaches an
+// output (coordinate = output * stride + tap * dilation - padding), taps ascending: tabulated
+// once per call, so the kernels' inner loops do no division.
+class AxisReach {
+ public:
+  AxisReach(int64_t size, int64_t taps, int64_t stride, int64_t pad, int64_t dil, int64_t out_size)
+      : taps_(taps), count_(size, 0), tap_(size * taps), out_(size * taps) {
+    for (int64_t o = 0; o < out_size; ++o)
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t i = o * stride + t * dil - pad;
+        if (i >= 0 && i < size) {
+          tap_[i * taps + count_[i]] = static_cast<int32_t>(t);
+          out_[i * taps + count_[i]++] = static_cast<int32_t>(o);
+        }
+      }
+    // each coordinate's pairs in ascending tap order (outputs were visited ascending, taps descend with them)
+    for (int64_t i = 0; i < size; ++i) {
+      std::reverse(tap_.begin() + i * taps, tap_.begin() + i * taps + count_[i]);
+      std::reverse(out_.begin() + i * taps, out_.begin() + i * taps + count_[i]);
     }
   }
-}
+  int32_t count(int64_t i) const { return count_[i]; }
+  int32_t tap(int64_t i, int32_t k) const { return tap_[i * taps_ + k]; }
+  int32_t out(int64_t i, int32_t k) const { return out_[i * taps_ + k]; }
+
+ private:
+  int64_t taps_;
+  std::vector<int32_t> count_, tap_, out_;
+};
+
+// The outputs that input (iy, ix) reaches, as f(tap u * KW + v, output oy * OW + ox), taps ascending.
+struct ConvReach {
+  explicit ConvReach(const SpikeConvArgs& a)
+      : y(a.H, a.KH, a.stride_h, a.pad_h, a.dil_h, a.OH), x(a.W, a.KW, a.stride_w, a.pad_w, a.dil_w, a.OW),
+        KW(a.KW), OW(a.OW) {}
+  template <class F>
+  void operator()(int64_t iy, int64_t ix, F&& f) const {
+    for (int32_t ky = 0; ky < y.count(iy); ++ky)
+      for (int32_t kx = 0; kx < x.count(ix); ++kx)
+        f(y.tap(iy, ky) * KW + x.tap(ix, kx), y.out(iy, ky) * OW + x.out(ix, kx));
+  }
+  AxisReach y, x;
+  int64_t KW, OW;
+};
 
 template <class I>
 inline void add_block(float* acc, const float* w) {
@@ -153,6 +180,7 @@ inline void add_block(float* acc, const float* w) {
 template <class I>
 void spike_conv_forward_range(const SpikeConvArgs& a, int64_t item_begin, int64_t item_end) {
   const int64_t blocks = out_blocks(a.n_out), positions = a.OH * a.OW, plane = a.H * a.W, taps = a.KH * a.KW;
+  const ConvReach reach(a);
   std::vector<float> acc(positions * kOutBlock);  // the image's outputs of one block, [OH*OW][kOutBlock]
   for (int64_t item = item_begin; item < item_end; ++item) {
     const int64_t image = item / blocks, block = item % blocks;
@@ -165,9 +193,7 @@ void spike_conv_forward_range(const SpikeConvArgs& a, int64_t item_begin, int64_
     for (int64_t k = a.row_start[image]; k < a.row_start[image + 1]; ++k) {
       const int64_t j = a.active[k], c = j / plane, iy = j % plane / a.W, ix = j % a.W;
       const float* w = weights + c * taps * kOutBlock;
-      for_each_reach(a, iy, ix, [&](int64_t tap, int64_t p) {
-        add_block<I>(acc.data() + p * kOutBlock, w + tap * kOutBlock);
-      });
+      reach(iy, ix, [&](int64_t tap, int64_t p) { add_block<I>(acc.data() + p * kOutBlock, w + tap * kOutBlock); });
     }
     float* y = a.y + image * positions * a.n_out + o0;
     for (int64_t p = 0; p < positions; ++p) std::memcpy(y + p * a.n_out, acc.data() + p * kOutBlock, sizeof(float) * width);
@@ -177,6 +203,7 @@ void spike_conv_forward_range(const SpikeConvArgs& a, int64_t item_begin, int64_
 template <class I>
 void spike_conv_grad_weight_range(const SpikeConvArgs& a, int64_t item_begin, int64_t item_end) {
   const int64_t positions = a.OH * a.OW, plane = a.H * a.W, taps = a.KH * a.KW;
+  const ConvReach reach(a);
   std::vector<float> sums(taps * kOutBlock);  // dW of one block and channel, [KH*KW][kOutBlock]
   for (int64_t item = item_begin; item < item_end; ++item) {
     const int64_t block = item / a.C, c = item % a.C;
@@ -191,9 +218,7 @@ void spike_conv_grad_weight_range(const SpikeConvArgs& a, int64_t item_begin, in
       const float* grad = a.grad_out + (block * a.images + image) * positions * kOutBlock;
       for (const int32_t* k = begin; k < end; ++k) {
         const int64_t j = *k - c * plane, iy = j / a.W, ix = j % a.W;
-        for_each_reach(a, iy, ix, [&](int64_t tap, int64_t p) {
-          add_block<I>(sums.data() + tap * kOutBlock, grad + p * kOutBlock);
-        });
+        reach(iy, ix, [&](int64_t tap, int64_t p) { add_block<I>(sums.data() + tap * kOutBlock, grad + p * kOutBlock); });
       }
     }
     for (int64_t o = 0; o < width; ++o)

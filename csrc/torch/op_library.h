@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 // The op library: torch.ops.spikeops. The emulated-CUDA test build
@@ -40,7 +41,17 @@
   SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, Meta, m) { register_impls(m); }  \
   SPIKEOPS_IMPL_CUDA_KEY(register_impls)
 
+#if defined(SPIKEOPS_CUDA_KERNELS)
+#include <cuda_runtime_api.h>
+#endif
+
 namespace spikeops {
+
+#if defined(SPIKEOPS_CUDA_KERNELS)
+// Runs `launch` (one or more kernel launches) on torch's current stream of like's device and
+// raises a torch error if it fails (csrc/torch/ops_cuda.cpp).
+void run_cuda(const at::Tensor& like, const std::function<cudaError_t(cudaStream_t)>& launch);
+#endif
 
 // Whether t's data goes to the CUDA kernels: CUDA tensors, and every tensor in
 // the emulated-CUDA build.

@@ -10,6 +10,7 @@
 #endif
 
 #include "elementwise_glue.h"
+#include "op_library.h"
 #include "lif_glue.h"
 #include "spikeops/cuda.h"
 
@@ -93,6 +94,11 @@ void run_fs_backward_cuda(const FsTensors& t) {
 void run_lif_fixed_cuda(const LifFixedArgs& a, const at::Tensor& like) {
   const DeviceGuard guard(like.device());
   SPIKEOPS_CUDA_CHECK(cuda::lif_fixed(a, current_stream()));
+}
+
+void run_cuda(const at::Tensor& like, const std::function<cudaError_t(cudaStream_t)>& launch) {
+  const DeviceGuard guard(like.device());
+  SPIKEOPS_CUDA_CHECK(launch(current_stream()));
 }
 
 void run_lif_substep_cuda(const LifSubstepArgs& a, const at::Tensor& like) {

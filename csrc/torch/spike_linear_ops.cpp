@@ -1,5 +1,6 @@
 // Torch glue of the Linear and convolution layers on bit-packed spikes (docs/math.md §10): schemas,
-// argument checks, the weight block layout and the choice of kernel. CPU only.
+// argument checks, the weight block layout and the choice of kernel. Packing and the Linear
+// run on CPU and CUDA; the convolution on CPU.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -7,18 +8,41 @@
 
 #include "arg_checks.h"
 #include "cpu_dispatch.h"
+#include "op_library.h"
 #include "spikeops/cpu.h"
+#if defined(SPIKEOPS_CUDA_KERNELS)
+#include "spikeops/cuda.h"
+#endif
 
 namespace spikeops {
 namespace {
 
 using at::Tensor;
 
+const uint64_t* word_data(const Tensor& words) { return reinterpret_cast<const uint64_t*>(words.data_ptr<int64_t>()); }
+
+void check_device(const Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(t.device().is_cpu() || t.is_meta() ||
+#if defined(SPIKEOPS_WITH_CUDA)
+                        t.device().is_cuda() ||
+#endif
+                        false,
+                    name, " is on ", t.device(), "; packed spikes have kernels for CPU",
+#if defined(SPIKEOPS_WITH_CUDA)
+                    " and CUDA",
+#endif
+                    " tensors");
+}
+
+// Row starts from per-row spike counts (on the counts' device).
+Tensor starts_of(const Tensor& counts) {
+  return at::cat({at::zeros({1}, counts.options()), counts.cumsum(0)});
+}
+
 // Spikes into words, and the CSR start of every row's active inputs.
 std::tuple<Tensor, Tensor> spike_pack_impl(const Tensor& x_in) {
   check_floating(x_in, "x");
-  TORCH_CHECK_VALUE(x_in.device().is_cpu() || x_in.is_meta(), "x is on ", x_in.device(),
-                    "; packed spikes have CPU kernels only");
+  check_device(x_in, "x");
   TORCH_CHECK_VALUE(x_in.dim() >= 1 && x_in.size(-1) >= 1, "x must have a neuron dimension last, got shape ",
                     x_in.sizes());
   const int64_t n = x_in.size(-1), rows = x_in.numel() / n, n_words = (n + kSpikeWordBits - 1) / kSpikeWordBits;
@@ -28,6 +52,23 @@ std::tuple<Tensor, Tensor> spike_pack_impl(const Tensor& x_in) {
   Tensor row_start = at::empty({rows + 1}, x_in.options().dtype(at::kLong));
   if (x_in.is_meta()) return {words, row_start};
   const Tensor x = x_in.to(at::kFloat).contiguous();  // 0 and 1 are exact in every float type
+  const auto refuse = [&](int64_t row) {
+    TORCH_CHECK_VALUE(false, "x must hold spikes, 0 or 1: row ", row, " (of ", rows, " rows of ", n,
+                      " neurons) has another value");
+  };
+#if defined(SPIKEOPS_CUDA_KERNELS)
+  if (uses_cuda_kernels(x)) {
+    Tensor word_counts = at::empty({rows, n_words}, x.options().dtype(at::kInt));
+    run_cuda(x, [&](cudaStream_t stream) {
+      return cuda::spike_pack(x.data_ptr<float>(), rows, n, reinterpret_cast<uint64_t*>(words.data_ptr<int64_t>()),
+                              word_counts.data_ptr<int32_t>(), stream);
+    });
+    if (rows == 0) return {words, row_start.zero_()};
+    const Tensor bad = (word_counts < 0).any(1);
+    if (bad.any().item<bool>()) refuse(bad.nonzero()[0][0].item<int64_t>());
+    return {words, starts_of(word_counts.sum(1, false, at::kLong))};
+  }
+#endif
   Tensor counts = at::empty({rows}, row_start.options());
   SpikePackArgs a{};
   a.x = x.data_ptr<float>();
@@ -41,8 +82,7 @@ std::tuple<Tensor, Tensor> spike_pack_impl(const Tensor& x_in) {
   int64_t* start = row_start.data_ptr<int64_t>();
   start[0] = 0;
   for (int64_t m = 0; m < rows; ++m) {
-    TORCH_CHECK_VALUE(c[m] >= 0, "x must hold spikes, 0 or 1: row ", m, " (of ", rows, " rows of ", n,
-                      " neurons) has another value");
+    if (c[m] < 0) refuse(m);
     start[m + 1] = start[m] + c[m];
   }
   return {words, row_start};
@@ -51,8 +91,7 @@ std::tuple<Tensor, Tensor> spike_pack_impl(const Tensor& x_in) {
 // Words back to float32 0/1 spikes [..., n].
 Tensor spike_unpack_impl(const Tensor& words_in, int64_t n) {
   check_dtype(words_in, at::kLong, "words");
-  TORCH_CHECK_VALUE(words_in.device().is_cpu() || words_in.is_meta(), "words are on ", words_in.device(),
-                    "; packed spikes have CPU kernels only");
+  check_device(words_in, "words");
   check_int_range(n, "n", 1, INT32_MAX);
   const int64_t n_words = (n + kSpikeWordBits - 1) / kSpikeWordBits;
   TORCH_CHECK_VALUE(words_in.dim() >= 1 && words_in.size(-1) == n_words, "words must have ", n_words,
@@ -62,23 +101,32 @@ Tensor spike_unpack_impl(const Tensor& words_in, int64_t n) {
   Tensor x = at::empty(sizes, words_in.options().dtype(at::kFloat));
   if (words_in.is_meta() || x.numel() == 0) return x;
   const Tensor words = words_in.contiguous();
-  SpikeUnpackArgs a{reinterpret_cast<const uint64_t*>(words.data_ptr<int64_t>()), n, n_words, x.data_ptr<float>()};
+#if defined(SPIKEOPS_CUDA_KERNELS)
+  if (uses_cuda_kernels(words)) {
+    run_cuda(words, [&](cudaStream_t stream) {
+      return cuda::spike_unpack(word_data(words), x.numel() / n, n, x.data_ptr<float>(), stream);
+    });
+    return x;
+  }
+#endif
+  SpikeUnpackArgs a{word_data(words), n, n_words, x.data_ptr<float>()};
   run_cpu(CpuKernels<SpikeUnpackArgs>{cpu::spike_unpack, nullptr, nullptr}, a, x.numel() / n, 1, n);
   return x;
 }
 
-// Packed spikes of `rows` rows of n_in inputs, checked.
+// Packed spikes of `rows` rows of n_in inputs, checked; nnz spikes in all.
 struct Packed {
   const uint64_t* words;
   int64_t rows, n_words;
-  const int64_t* row_start;
+  const int64_t* row_start;  // on the words' device
+  int64_t nnz;
 };
 
 Packed packed(const Tensor& words, const Tensor& row_start, int64_t n_in) {
   check_dtype(words, at::kLong, "words");
   check_dtype(row_start, at::kLong, "row_start");
-  TORCH_CHECK_VALUE(words.device().is_cpu() && row_start.device().is_cpu(),
-                    "packed spikes have CPU kernels only; words are on ", words.device());
+  check_device(words, "words");
+  check_same_device(row_start, words, "row_start", "words");
   check_int_range(n_in, "n_in", 1, INT32_MAX);
   const int64_t n_words = (n_in + kSpikeWordBits - 1) / kSpikeWordBits;
   TORCH_CHECK_VALUE(words.dim() >= 1 && words.size(-1) == n_words, "words must have ", n_words,
@@ -87,10 +135,27 @@ Packed packed(const Tensor& words, const Tensor& row_start, int64_t n_in) {
   TORCH_CHECK_VALUE(row_start.dim() == 1 && row_start.size(0) == rows + 1, "row_start must have ", rows + 1,
                     " entries (rows + 1), got shape ", row_start.sizes());
   TORCH_CHECK_VALUE(words.is_contiguous() && row_start.is_contiguous(), "words and row_start must be contiguous");
-  const int64_t* start = row_start.data_ptr<int64_t>();
-  TORCH_CHECK_VALUE(start[0] == 0 && start[rows] >= 0 && start[rows] <= rows * n_in,
-                    "row_start does not come from spike_pack");
-  return {reinterpret_cast<const uint64_t*>(words.data_ptr<int64_t>()), rows, n_words, start};
+  const Tensor ends = row_start.is_cpu() ? row_start : at::stack({row_start[0], row_start[rows]}).cpu();
+  const int64_t first = ends.data_ptr<int64_t>()[0], nnz = ends.data_ptr<int64_t>()[ends.numel() - 1];
+  TORCH_CHECK_VALUE(first == 0 && nnz >= 0 && nnz <= rows * n_in, "row_start does not come from spike_pack");
+  return {word_data(words), rows, n_words, row_start.data_ptr<int64_t>(), nnz};
+}
+
+// Each row's active inputs (CSR, ascending), for the kernels.
+Tensor active_inputs(const Packed& p, const Tensor& like) {
+  Tensor active = at::empty({p.nnz}, like.options().dtype(at::kInt));
+  if (p.rows == 0) return active;
+#if defined(SPIKEOPS_CUDA_KERNELS)
+  if (uses_cuda_kernels(like)) {
+    run_cuda(like, [&](cudaStream_t stream) {
+      return cuda::spike_rows(p.words, p.rows, p.n_words, p.row_start, active.data_ptr<int32_t>(), stream);
+    });
+    return active;
+  }
+#endif
+  SpikeRowsArgs r{p.words, p.n_words, p.row_start, active.data_ptr<int32_t>()};
+  run_cpu(CpuKernels<SpikeRowsArgs>{cpu::spike_rows, nullptr, nullptr}, r, p.rows, 1, p.n_words + p.nnz / p.rows + 1);
+  return active;
 }
 
 Tensor spike_linear_impl(const Tensor& words, const Tensor& row_start, int64_t n_in, const Tensor& weight_in,
@@ -105,17 +170,30 @@ Tensor spike_linear_impl(const Tensor& words, const Tensor& row_start, int64_t n
   Tensor b;
   if (bias.has_value() && bias->defined()) {
     check_dtype(*bias, at::kFloat, "bias");
+    check_same_device(*bias, words, "bias", "words");
     TORCH_CHECK_VALUE(bias->dim() == 1 && bias->size(0) == n_out, "bias must have shape [", n_out, "], got ",
                       bias->sizes());
-    b = at::constant_pad_nd(*bias, {0, blocks * kOutBlock - n_out}).contiguous();
+    b = bias->contiguous();
   }
   Tensor y = at::empty({p.rows, n_out}, weight.options());
   if (p.rows == 0) return y;
-  // Each row's active inputs.
-  const int64_t nnz = p.row_start[p.rows];
-  Tensor active = at::empty({nnz}, words.options().dtype(at::kInt));
-  SpikeRowsArgs r{p.words, p.n_words, p.row_start, active.data_ptr<int32_t>()};
-  run_cpu(CpuKernels<SpikeRowsArgs>{cpu::spike_rows, nullptr, nullptr}, r, p.rows, 1, p.n_words + nnz / p.rows + 1);
+  const Tensor active = active_inputs(p, words);
+  const int64_t nnz = p.nnz;
+#if defined(SPIKEOPS_CUDA_KERNELS)
+  if (uses_cuda_kernels(words)) {
+    const Tensor weight_t = weight.t().contiguous();
+    SpikeLinearCudaArgs a{};
+    a.rows = p.rows, a.n_in = n_in, a.n_out = n_out;
+    a.row_start = p.row_start;
+    a.active = active.data_ptr<int32_t>();
+    a.weight_t = weight_t.data_ptr<float>();
+    a.bias = b.defined() ? b.data_ptr<float>() : nullptr;
+    a.y = y.data_ptr<float>();
+    run_cuda(words, [&](cudaStream_t stream) { return cuda::spike_linear_forward(a, stream); });
+    return y;
+  }
+#endif
+  if (b.defined()) b = at::constant_pad_nd(b, {0, blocks * kOutBlock - n_out}).contiguous();
   // The weights as blocks.
   Tensor w = at::empty({blocks, n_in, kOutBlock}, weight.options());
   SpikeWeightArgs wa{weight.data_ptr<float>(), n_out, n_in, w.data_ptr<float>()};
@@ -149,11 +227,35 @@ Tensor spike_linear_grad_weight_impl(const Tensor& words, const Tensor& row_star
   const int64_t n_out = grad_out_in.size(1), blocks = out_blocks(n_out);
   if (p.rows == 0) return at::zeros({n_out, n_in}, grad_out_in.options());
   const Tensor grad_rows = grad_out_in.contiguous();
+#if defined(SPIKEOPS_CUDA_KERNELS)
+  if (uses_cuda_kernels(words)) {
+    Tensor counts = at::empty({n_in}, words.options());
+    run_cuda(words, [&](cudaStream_t stream) {
+      return cuda::spike_columns(p.words, p.rows, p.n_words, n_in, counts.data_ptr<int64_t>(), nullptr, nullptr,
+                                 stream);
+    });
+    const Tensor col_start = starts_of(counts);
+    Tensor col_rows = at::empty({p.nnz}, words.options().dtype(at::kInt));
+    run_cuda(words, [&](cudaStream_t stream) {
+      return cuda::spike_columns(p.words, p.rows, p.n_words, n_in, nullptr, col_start.data_ptr<int64_t>(),
+                                 col_rows.data_ptr<int32_t>(), stream);
+    });
+    Tensor grad_weight_t = at::empty({n_in, n_out}, grad_rows.options());
+    SpikeLinearCudaArgs a{};
+    a.rows = p.rows, a.n_in = n_in, a.n_out = n_out;
+    a.col_start = col_start.data_ptr<int64_t>();
+    a.col_rows = col_rows.data_ptr<int32_t>();
+    a.grad_out = grad_rows.data_ptr<float>();
+    a.grad_weight_t = grad_weight_t.data_ptr<float>();
+    run_cuda(words, [&](cudaStream_t stream) { return cuda::spike_linear_grad_weight(a, stream); });
+    return grad_weight_t.t().contiguous();
+  }
+#endif
   Tensor grad_out = at::empty({blocks, p.rows, kOutBlock}, grad_rows.options());
   SpikeGradArgs ga{grad_rows.data_ptr<float>(), p.rows, n_out, grad_out.data_ptr<float>()};
   run_cpu(CpuKernels<SpikeGradArgs>{cpu::spike_grad_blocks, nullptr, nullptr}, ga, blocks, 1, p.rows * kOutBlock);
   // The active inputs by column.
-  const int64_t nnz = p.row_start[p.rows];
+  const int64_t nnz = p.nnz;
   Tensor col_start = at::empty({n_in + 1}, words.options());
   Tensor col_rows = at::empty({nnz}, words.options().dtype(at::kInt));
   SpikeColumnsArgs c{p.words, p.rows, p.n_words, n_in, col_start.data_ptr<int64_t>(), col_rows.data_ptr<int32_t>()};
@@ -176,6 +278,11 @@ Tensor spike_linear_grad_weight_impl(const Tensor& words, const Tensor& row_star
                                       cpu::spike_linear_grad_weight_avx512},
           a, blocks, 1, (nnz + n_in) * kOutBlock);
   return grad_weight;
+}
+
+void check_conv_device(const Tensor& words) {
+  TORCH_CHECK_VALUE(words.device().is_cpu(), "words are on ", words.device(),
+                    "; the convolution on packed spikes has CPU kernels only");
 }
 
 // The geometry of a convolution on packed spikes of images [C, H, W], checked.
@@ -204,21 +311,12 @@ SpikeConvArgs conv_geometry(const Packed& p, at::IntArrayRef in_chw, int64_t n_o
   return a;
 }
 
-// Each image's active inputs (CSR), for the kernels.
-Tensor active_inputs(const Packed& p, const Tensor& like) {
-  const int64_t nnz = p.row_start[p.rows];
-  Tensor active = at::empty({nnz}, like.options().dtype(at::kInt));
-  if (p.rows == 0) return active;
-  SpikeRowsArgs r{p.words, p.n_words, p.row_start, active.data_ptr<int32_t>()};
-  run_cpu(CpuKernels<SpikeRowsArgs>{cpu::spike_rows, nullptr, nullptr}, r, p.rows, 1, p.n_words + nnz / p.rows + 1);
-  return active;
-}
-
 Tensor spike_conv2d_impl(const Tensor& words, const Tensor& row_start, at::IntArrayRef in_chw, const Tensor& weight_in,
                          const std::optional<Tensor>& bias, at::IntArrayRef stride, at::IntArrayRef padding,
                          at::IntArrayRef dilation) {
   check_dtype(weight_in, at::kFloat, "weight");
   check_same_device(weight_in, words, "weight", "words");
+  check_conv_device(words);
   TORCH_CHECK_VALUE(weight_in.dim() == 4 && in_chw.size() == 3 && weight_in.size(1) == in_chw[0] &&
                         weight_in.size(0) >= 1,
                     "weight must have shape [C_out, C = ", in_chw.size() == 3 ? in_chw[0] : -1, ", kH, kW], got ",
@@ -246,7 +344,7 @@ Tensor spike_conv2d_impl(const Tensor& words, const Tensor& row_start, at::IntAr
     a.weight_blocks = w.data_ptr<float>();
     a.bias = b.defined() ? b.data_ptr<float>() : nullptr;
     a.y = y.data_ptr<float>();
-    const int64_t per_image = (p.row_start[p.rows] / p.rows + 1) * a.KH * a.KW * kOutBlock + a.OH * a.OW * kOutBlock;
+    const int64_t per_image = (p.nnz / p.rows + 1) * a.KH * a.KW * kOutBlock + a.OH * a.OW * kOutBlock;
     run_cpu(CpuKernels<SpikeConvArgs>{cpu::spike_conv_forward_scalar, cpu::spike_conv_forward_avx2,
                                       cpu::spike_conv_forward_avx512},
             a, p.rows * blocks, 1, per_image);
@@ -259,6 +357,7 @@ Tensor spike_conv2d_grad_weight_impl(const Tensor& words, const Tensor& row_star
                                      at::IntArrayRef padding, at::IntArrayRef dilation) {
   check_dtype(grad_out_in, at::kFloat, "grad_out");
   check_same_device(grad_out_in, words, "grad_out", "words");
+  check_conv_device(words);
   TORCH_CHECK_VALUE(in_chw.size() == 3, "in_chw must be the input's [C, H, W], got ", in_chw);
   const Packed p = packed(words, row_start, in_chw[0] * in_chw[1] * in_chw[2]);
   TORCH_CHECK_VALUE(grad_out_in.dim() == 4 && grad_out_in.size(0) == p.rows && grad_out_in.size(1) >= 1,
@@ -279,7 +378,7 @@ Tensor spike_conv2d_grad_weight_impl(const Tensor& words, const Tensor& row_star
   a.active = active.data_ptr<int32_t>();
   a.grad_out = grad_out.data_ptr<float>();
   a.grad_weight = grad_weight.data_ptr<float>();
-  const int64_t per_item = (p.row_start[p.rows] / a.C + p.rows) * a.KH * a.KW * kOutBlock / 4 + 1;
+  const int64_t per_item = (p.nnz / a.C + p.rows) * a.KH * a.KW * kOutBlock / 4 + 1;
   run_cpu(CpuKernels<SpikeConvArgs>{cpu::spike_conv_grad_weight_scalar, cpu::spike_conv_grad_weight_avx2,
                                     cpu::spike_conv_grad_weight_avx512},
           a, blocks * a.C, 1, per_item);
@@ -299,7 +398,7 @@ SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
         "int[] stride, int[] padding, int[] dilation) -> Tensor");
 }
 
-SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
+void register_spike_impls(torch::Library& m) {
   m.impl("spike_pack", &spike_pack_impl);
   m.impl("spike_unpack", &spike_unpack_impl);
   m.impl("spike_linear", &spike_linear_impl);
@@ -307,5 +406,8 @@ SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) {
   m.impl("spike_conv2d", &spike_conv2d_impl);
   m.impl("spike_conv2d_grad_weight", &spike_conv2d_grad_weight_impl);
 }
+
+SPIKEOPS_LIBRARY_IMPL(SPIKEOPS_OPS, CPU, m) { register_spike_impls(m); }
+SPIKEOPS_IMPL_CUDA_KEY(register_spike_impls)
 
 }  // namespace spikeops

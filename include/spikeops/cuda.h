@@ -18,6 +18,7 @@
 #include "spikeops/fs_neuron.h"
 #include "spikeops/lif_args.h"
 #include "spikeops/soft_lif.h"
+#include "spikeops/spike_linear.h"
 
 namespace spikeops::cuda {
 
@@ -49,5 +50,18 @@ cudaError_t fs_backward(const FsArgs<S, ComputeOf<S>>& args, cudaStream_t stream
 // The fixed-point LIF (docs/math.md §8): int32 in, uint8 spikes, int32 state; bit-identical to the CPU kernels.
 cudaError_t lif_fixed(const LifFixedArgs& args, cudaStream_t stream);
 cudaError_t lif_substep(const LifSubstepArgs& args, cudaStream_t stream);
+
+// Linear layers on packed spikes (docs/math.md §10), float32. spike_pack writes each word's
+// number of spikes, or -1 where its floats hold a value other than 0 and 1; spike_columns
+// counts each column's spikes (counts not null) or writes their rows from col_start.
+cudaError_t spike_pack(const float* x, int64_t rows, int64_t n, uint64_t* words, int32_t* word_counts,
+                       cudaStream_t stream);
+cudaError_t spike_unpack(const uint64_t* words, int64_t rows, int64_t n, float* x, cudaStream_t stream);
+cudaError_t spike_rows(const uint64_t* words, int64_t rows, int64_t n_words, const int64_t* row_start,
+                       int32_t* active, cudaStream_t stream);
+cudaError_t spike_columns(const uint64_t* words, int64_t rows, int64_t n_words, int64_t n_in, int64_t* counts,
+                          const int64_t* col_start, int32_t* col_rows, cudaStream_t stream);
+cudaError_t spike_linear_forward(const SpikeLinearCudaArgs& args, cudaStream_t stream);
+cudaError_t spike_linear_grad_weight(const SpikeLinearCudaArgs& args, cudaStream_t stream);
 
 }  // namespace spikeops::cuda

@@ -103,6 +103,22 @@ struct SpikeConvArgs {
   float* grad_weight;          // [n_out, C, KH, KW]
 };
 
+// The CUDA kernels' Linear on spikes: one thread per output element (docs/math.md §10 order).
+struct SpikeLinearCudaArgs {
+  int64_t rows = 0, n_in = 0, n_out = 0;
+  // forward: y[m][o] = bias[o] + sum over row m's active inputs j, ascending, of weight_t[j][o]
+  const int64_t* row_start;
+  const int32_t* active;
+  const float* weight_t;  // [n_in, n_out]
+  const float* bias;      // [n_out] or null
+  float* y;               // [rows, n_out]
+  // weight gradient: grad_weight_t[j][o] = sum over the rows m where j is active, ascending, of grad_out[m][o]
+  const int64_t* col_start;
+  const int32_t* col_rows;
+  const float* grad_out;  // [rows, n_out]
+  float* grad_weight_t;   // [n_in, n_out]
+};
+
 inline int64_t out_blocks(int64_t n_out) { return (n_out + kOutBlock - 1) / kOutBlock; }
 
 }  // namespace spikeops
