@@ -203,27 +203,20 @@ void spike_conv_forward_range(const SpikeConvArgs& a, int64_t item_begin, int64_
 template <class I>
 void spike_conv_grad_weight_range(const SpikeConvArgs& a, int64_t item_begin, int64_t item_end) {
   const int64_t positions = a.OH * a.OW, plane = a.H * a.W, taps = a.KH * a.KW;
+  const int64_t chunks = (a.images + kConvImageChunk - 1) / kConvImageChunk, per_chunk = a.C * taps * kOutBlock;
   const ConvReach reach(a);
-  std::vector<float> sums(taps * kOutBlock);  // dW of one block and channel, [KH*KW][kOutBlock]
   for (int64_t item = item_begin; item < item_end; ++item) {
-    const int64_t block = item / a.C, c = item % a.C;
-    const int64_t o0 = block * kOutBlock, width = std::min(kOutBlock, a.n_out - o0);
-    std::fill(sums.begin(), sums.end(), 0.0f);
-    for (int64_t image = 0; image < a.images; ++image) {
-      // The image's active inputs of channel c: a run of its ascending list.
-      const int32_t* first = a.active + a.row_start[image];
-      const int32_t* last = a.active + a.row_start[image + 1];
-      const int32_t* begin = std::lower_bound(first, last, static_cast<int32_t>(c * plane));
-      const int32_t* end = std::lower_bound(begin, last, static_cast<int32_t>((c + 1) * plane));
+    const int64_t block = item / chunks, chunk = item % chunks;
+    float* sums = a.partials + item * per_chunk;  // [C][taps][kOutBlock]
+    std::fill(sums, sums + per_chunk, 0.0f);
+    for (int64_t image = chunk * kConvImageChunk; image < std::min((chunk + 1) * kConvImageChunk, a.images); ++image) {
       const float* grad = a.grad_out + (block * a.images + image) * positions * kOutBlock;
-      for (const int32_t* k = begin; k < end; ++k) {
-        const int64_t j = *k - c * plane, iy = j / a.W, ix = j % a.W;
-        reach(iy, ix, [&](int64_t tap, int64_t p) { add_block<I>(sums.data() + tap * kOutBlock, grad + p * kOutBlock); });
+      for (int64_t k = a.row_start[image]; k < a.row_start[image + 1]; ++k) {
+        const int64_t j = a.active[k], c = j / plane, iy = j % plane / a.W, ix = j % a.W;
+        float* channel = sums + c * taps * kOutBlock;
+        reach(iy, ix, [&](int64_t tap, int64_t p) { add_block<I>(channel + tap * kOutBlock, grad + p * kOutBlock); });
       }
     }
-    for (int64_t o = 0; o < width; ++o)
-      for (int64_t tap = 0; tap < taps; ++tap)
-        a.grad_weight[((o0 + o) * a.C + c) * taps + tap] = sums[tap * kOutBlock + o];
   }
 }
 

@@ -374,14 +374,19 @@ Tensor spike_conv2d_grad_weight_impl(const Tensor& words, const Tensor& row_star
   SpikeGradArgs ga{grad_rows.data_ptr<float>(), rows, n_out, grad_out.data_ptr<float>()};
   run_cpu(CpuKernels<SpikeGradArgs>{cpu::spike_grad_blocks, nullptr, nullptr}, ga, blocks, 1, rows * kOutBlock);
   const Tensor active = active_inputs(p, words);
+  const int64_t chunks = (p.rows + kConvImageChunk - 1) / kConvImageChunk, taps = a.KH * a.KW;
+  Tensor partials = at::empty({blocks * chunks, a.C * taps * kOutBlock}, grad_out.options());
   Tensor grad_weight = at::empty({n_out, a.C, a.KH, a.KW}, grad_out.options());
   a.active = active.data_ptr<int32_t>();
   a.grad_out = grad_out.data_ptr<float>();
+  a.partials = partials.data_ptr<float>();
   a.grad_weight = grad_weight.data_ptr<float>();
-  const int64_t per_item = (p.nnz / a.C + p.rows) * a.KH * a.KW * kOutBlock / 4 + 1;
+  const int64_t per_chunk = (p.nnz / chunks + 1) * taps * kOutBlock / 4 + a.C * taps * kOutBlock;
   run_cpu(CpuKernels<SpikeConvArgs>{cpu::spike_conv_grad_weight_scalar, cpu::spike_conv_grad_weight_avx2,
                                     cpu::spike_conv_grad_weight_avx512},
-          a, blocks * a.C, 1, per_item);
+          a, blocks * chunks, 1, per_chunk);
+  run_cpu(CpuKernels<SpikeConvArgs>{cpu::spike_conv_reduce, nullptr, nullptr}, a, blocks * a.C, 1,
+          chunks * taps * kOutBlock);
   return grad_weight;
 }
 

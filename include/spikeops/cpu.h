@@ -80,6 +80,8 @@ SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(avx512)
 #undef SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS
 void spike_rows(const SpikeRowsArgs& a, int64_t begin, int64_t end);
 void spike_unpack(const SpikeUnpackArgs& a, int64_t row_begin, int64_t row_end);
+// The convolution's weight gradient from its partial sums, over items (output block, input channel).
+void spike_conv_reduce(const SpikeConvArgs& a, int64_t item_begin, int64_t item_end);
 // The CSC of packed spikes over words [begin, end) (64 inputs each): counts, then rows.
 void spike_column_counts(const SpikeColumnsArgs& a, int64_t word_begin, int64_t word_end);
 void spike_column_rows(const SpikeColumnsArgs& a, int64_t word_begin, int64_t word_end);

@@ -86,9 +86,12 @@ struct SpikeLinearArgs {
 // §10.1). Every active input (c, iy, ix) adds its weights W[:, c, u, v] to each output (oy, ox)
 // it reaches: iy = oy*stride + u*dilation - padding (and likewise along x). The forward pass
 // works over items (image, output block): each output starts at the bias and adds the image's
-// active inputs in ascending order. The weight gradient works over items (output block, input
-// channel): dW[o, c, u, v] adds, images ascending and inputs ascending, the output gradient of
-// every output an active input of channel c reached through (u, v).
+// active inputs in ascending order. The weight gradient works over items (output block, chunk
+// of kConvImageChunk images): each adds, images and inputs ascending, the output gradient of
+// every output an active input reached to its partial sums of dW[o, c, u, v]; a second pass
+// adds the chunks' partial sums in ascending order.
+constexpr int64_t kConvImageChunk = 16;
+
 struct SpikeConvArgs {
   int64_t images = 0, C = 0, H = 0, W = 0, n_out = 0, KH = 0, KW = 0, OH = 0, OW = 0;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
@@ -100,6 +103,7 @@ struct SpikeConvArgs {
   float* y;                    // [images][OH][OW][n_out] (channels last)
   // weight gradient
   const float* grad_out;       // [blocks][images][OH][OW][kOutBlock]: SpikeGradArgs' blocks, zero padded
+  float* partials;             // [blocks][chunks][C][KH][KW][kOutBlock]
   float* grad_weight;          // [n_out, C, KH, KW]
 };
 
