@@ -18,7 +18,9 @@ the peer's (same initial weights, same batch)."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +31,10 @@ from torch import nn
 
 NETS = {"tutorial6": ("snnTorch", "snnTorch tutorial 6"), "csnn": ("SpikingJelly", "SpikingJelly CSNN")}
 VARIANTS = ("peer", "spikeops", "spikeops + fuse")
+# glibc's allocator returns every block above its mmap threshold to the system when freed, so
+# each large tensor of a step is fresh memory whose pages fault in again: with T x B images per
+# call that is most of a step's time. "kept": freed memory stays in the process for reuse.
+ALLOCATORS = {"default": {}, "kept": {"MALLOC_MMAP_THRESHOLD_": str(2**34), "MALLOC_TRIM_THRESHOLD_": str(2**34)}}
 
 
 def saved_bytes(fn, params) -> int:
@@ -226,6 +232,9 @@ def run_one(args) -> dict:
 
 def markdown(meta, rows) -> str:
     lines = ["# Convolutional networks: one training step (CPU)", "",
+             "Allocator: default (glibc as configured) and kept (`MALLOC_MMAP_THRESHOLD_=2**34 "
+             "MALLOC_TRIM_THRESHOLD_=2**34`: freed memory stays in the process for reuse, for every library "
+             "alike); speedups and memory ratios are against the peer under the same allocator.", "",
              f"Machine: {meta['machine']}, {meta['threads']} threads; torch {meta['torch']}; batch {meta['batch']}, "
              f"CSNN channels {meta['channels']}; weights after {meta['pretrain']} training steps; median of "
              f"{meta['repeats']} training steps after one.", "",
@@ -235,18 +244,19 @@ def markdown(meta, rows) -> str:
         if not sel:
             continue
         lines += [f"### {title}", "",
-                  "| T | variant | step s | speedup vs " + peer + " | saved MB | saved vs " + peer +
+                  "| T | allocator | variant | step s | speedup vs " + peer + " | saved MB | saved vs " + peer +
                   " | peak RSS MB | loss rel. diff. | synapse input rates |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
-        for T in sorted({r["T"] for r in sel}):
-            ref = next((r for r in sel if r["T"] == T and r["variant"] == "peer"), None)
-            for r in [r for r in sel if r["T"] == T]:
+                  "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+        for T, alloc in sorted({(r["T"], r["allocator"]) for r in sel}, key=lambda k: (k[0], list(ALLOCATORS).index(k[1]))):
+            same = [r for r in sel if r["T"] == T and r["allocator"] == alloc]
+            ref = next((r for r in same if r["variant"] == "peer"), None)
+            for r in same:
                 name = peer if r["variant"] == "peer" else r["variant"]
                 speed = f"{ref['seconds'] / r['seconds']:.2f}x" if ref else "-"
                 mem = f"{r['saved_bytes'] / ref['saved_bytes']:.2f}" if ref and ref["saved_bytes"] else "-"
                 diff = f"{abs(r['loss'] - ref['loss']) / abs(ref['loss']):.1e}" if ref else "-"
                 rates = ", ".join(f"{100 * v:.1f}%" for v in r["rates"][:-1])
-                lines.append(f"| {T} | {name} | {r['seconds']:.2f} | {speed} | {r['saved_bytes'] / 2**20:.0f} | {mem} | "
+                lines.append(f"| {T} | {alloc} | {name} | {r['seconds']:.2f} | {speed} | {r['saved_bytes'] / 2**20:.0f} | {mem} | "
                              f"{r['peak_rss_bytes'] / 2**20:.0f} | {diff} | {rates} |")
         lines.append("")
     return "\n".join(lines)
@@ -261,6 +271,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--channels", type=int, default=128, help="the CSNN's channels (the tutorial's 128)")
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
+    p.add_argument("--allocators", nargs="+", default=list(ALLOCATORS), choices=list(ALLOCATORS))
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--pretrain", type=int, default=20,
                    help="training steps (spikeops, T 25) before the benchmark, for trained spike rates; 0: none")
@@ -280,19 +291,19 @@ def main(argv=None) -> int:
         state = str(Path(tmp) / f"{net_name}.pt") if args.pretrain else None
         if state:
             pretrain(args, net_name, state)
-        for T in (args.csnn_steps or args.steps) if net_name == "csnn" else args.steps:
-            for variant in VARIANTS:
-                cmd = [sys.executable, __file__, "--one", net_name, variant, str(T), "--batch", str(args.batch),
-                       "--repeats", str(args.repeats), "--channels", str(args.channels), "--threads",
-                       str(args.threads)] + (["--state", state] if state else [])
-                out = subprocess.run(cmd, capture_output=True, text=True)
-                if out.returncode != 0:
-                    print(out.stderr, file=sys.stderr)
-                    return 1
-                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                r = rows[-1]
-                print(f"{net_name} T={T} {variant}: {r['seconds']:.2f} s, saved {r['saved_bytes'] / 2**20:.0f} MB, "
-                      f"peak {r['peak_rss_bytes'] / 2**20:.0f} MB, loss {r['loss']:.6f}", flush=True)
+        for T, alloc, variant in itertools.product((args.csnn_steps or args.steps) if net_name == "csnn" else args.steps,
+                                                   args.allocators, VARIANTS):
+            cmd = [sys.executable, __file__, "--one", net_name, variant, str(T), "--batch", str(args.batch),
+                   "--repeats", str(args.repeats), "--channels", str(args.channels), "--threads",
+                   str(args.threads)] + (["--state", state] if state else [])
+            out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **ALLOCATORS[alloc]})
+            if out.returncode != 0:
+                print(out.stderr, file=sys.stderr)
+                return 1
+            rows.append(dict(json.loads(out.stdout.strip().splitlines()[-1]), allocator=alloc))
+            r = rows[-1]
+            print(f"{net_name} T={T} {alloc} {variant}: {r['seconds']:.2f} s, saved {r['saved_bytes'] / 2**20:.0f} MB, "
+                  f"peak {r['peak_rss_bytes'] / 2**20:.0f} MB, loss {r['loss']:.6f}", flush=True)
     meta = {"machine": cpu_model(), "threads": args.threads, "torch": torch.__version__, "batch": args.batch,
             "channels": args.channels, "repeats": args.repeats, "pretrain": args.pretrain,
             "command": "python bench/conv_step.py " + " ".join(sys.argv[1:])}
