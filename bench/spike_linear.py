@@ -1,7 +1,7 @@
 """Linear layers on spikes (CPU): the event-driven kernels against torch's dense GEMM on the
 same spikes, and a whole Linear n->n + LIF layer (the Open Neuromorphic benchmark's shape,
 batch 16, T steps) trained by spikeops with SpikeLinear, spikeops with nn.Linear,
-SpikingJelly and snnTorch, with the activation memory each saves for the backward pass:
+SpikingJelly, snnTorch and Norse (LIFBoxCell), with the activation memory each saves for the backward pass:
 ``python bench/spike_linear.py [--repeats N] [--sizes 1024 4096] [--steps 100]``.
 Writes bench/results/spike_linear_cpu.{md,json}.
 

@@ -454,3 +454,26 @@ def test_lif_substep_cuda_bit_identical_to_cpu():
     for a, b in zip(got, want):
         assert torch.equal(a.cpu(), b)
 
+
+
+@pytest.mark.parametrize("n_in, n_out", [(70, 3), (1024, 1024)])
+@pytest.mark.parametrize("rate", [0.0, 0.05, 1.0])
+def test_spike_linear_cuda_bit_identical_to_cpu(n_in, n_out, rate):
+    """Packing, the event-driven forward pass and weight gradient on the GPU: the CPU kernels'
+    sums in the same order (nvcc --fmad=false), so the same bits."""
+    torch.manual_seed(0)
+    x = (torch.rand(3, 50, n_in) < rate).float()
+    w, b = torch.randn(n_out, n_in), torch.randn(n_out)
+    cpu, gpu = F.pack_spikes(x), F.pack_spikes(x.cuda())
+    assert torch.equal(gpu.words.cpu(), cpu.words) and torch.equal(gpu.row_start.cpu(), cpu.row_start)
+    assert torch.equal(gpu.to_dense().cpu(), x)
+    wc, bc = w.cuda().requires_grad_(), b.cuda()
+    y = F.spike_linear(x.cuda(), wc, bc, crossover=1.0)
+    want = F.spike_linear(x, w.requires_grad_(), b, crossover=1.0)
+    assert torch.equal(y.cpu(), want.detach())
+    g = torch.randn_like(want)
+    (gw,) = torch.autograd.grad(y, [wc], g.cuda())
+    (want_gw,) = torch.autograd.grad(want, [w], g)
+    assert torch.equal(gw.cpu(), want_gw)
+    with pytest.raises(ValueError, match="must hold spikes"):
+        F.pack_spikes(torch.full((4, 8), 0.5, device="cuda"))
