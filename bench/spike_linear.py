@@ -48,6 +48,8 @@ def layers(n: int):
     torch.manual_seed(0)
     lin = nn.Linear(n, n)
     out = {"spikeops SpikeLinear": nn.Sequential(TimeDistributed(SpikeLinear.from_linear(lin)), LIF(0.9)),
+           "spikeops SpikeLinear, float16 membrane": nn.Sequential(
+               TimeDistributed(SpikeLinear.from_linear(lin)), LIF(0.9, saved_membrane=torch.float16)),
            "spikeops nn.Linear": nn.Sequential(TimeDistributed(lin), LIF(0.9))}
     try:
         from spikingjelly.activation_based import functional as sjf, layer, neuron

@@ -1,6 +1,7 @@
 """Functional form of the fused multi-step LIF neuron."""
 from __future__ import annotations
 
+import contextlib
 import math
 from functools import lru_cache
 from typing import NamedTuple, Optional, Union
@@ -97,6 +98,7 @@ def lif(
     age_init: int = 1000,
     return_ages: bool = False,
     return_membrane: bool = False,
+    saved_membrane: Optional[torch.dtype] = None,
 ):
     """Runs LIF neurons over all T steps of ``x`` ([T, *]) in one fused kernel.
 
@@ -120,6 +122,12 @@ def lif(
             step's membrane after the input and before the spike test and reset, for
             monitoring. It carries no gradient; a loss on membranes needs a neuron without
             reset, :func:`leaky_integrate`.
+        saved_membrane: ``torch.float16`` or ``torch.bfloat16`` keeps the membrane that the
+            backward pass needs in 16 bits instead of float32 (float32 ``x`` only): 2 bytes per
+            neuron-step instead of 4, rounded as docs/math.md §9.1 describes (each value stays
+            on its side of the threshold, so the backward pass sees the same spikes); the
+            surrogate gradients then come from the rounded membrane (float16, 100 steps:
+            5e-4 to 1e-2 relative error of the input gradient, docs/math.md §9.1). None: float32.
 
     Returns:
         ``(spikes, state)``, followed by ``ages`` and then ``h`` when asked for: spikes have
@@ -145,12 +153,13 @@ def lif(
     theta = _param("threshold", threshold)
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, state.v, alpha, gamma, theta))
-    spikes, v, r, a, ages, h, _ = torch.ops.spikeops.lif_forward(
-        x, v0=state.v, r0=state.refractory, a0=state.age, alpha=alpha, gamma=gamma, theta=theta,
-        reset=reset_mode(reset), v_reset=float(v_reset), refractory=_integer("refractory", refractory),
-        deferred_reset=deferred_reset, detach_reset=detach_reset, surrogate=sg.kind, sg_height=sg.height,
-        sg_width=sg.width, track_age=track, age_init=_integer("age_init", age_init), return_ages=return_ages,
-        save_for_backward=needs_grad or return_membrane)
+    with _membrane_in_16_bits(x, theta, saved_membrane, needs_grad):
+        spikes, v, r, a, ages, h, _ = torch.ops.spikeops.lif_forward(
+            x, v0=state.v, r0=state.refractory, a0=state.age, alpha=alpha, gamma=gamma, theta=theta,
+            reset=reset_mode(reset), v_reset=float(v_reset), refractory=_integer("refractory", refractory),
+            deferred_reset=deferred_reset, detach_reset=detach_reset, surrogate=sg.kind, sg_height=sg.height,
+            sg_width=sg.width, track_age=track, age_init=_integer("age_init", age_init), return_ages=return_ages,
+            save_for_backward=needs_grad or return_membrane)
     out = (spikes, LIFState(v, r if refractory > 0 else None, a if track else None))
     if return_ages:
         out += (ages,)
@@ -159,6 +168,40 @@ def lif(
         h = h.masked_fill(h == -math.inf, float(v_reset)) if refractory > 0 else h
         out += (h.detach().clone() if needs_grad and refractory == 0 else h,)  # never the tensor backward reads
     return out
+
+
+def _membrane_in_16_bits(x: torch.Tensor, theta: torch.Tensor, dtype: Optional[torch.dtype], needs_grad: bool):
+    """Saved-tensor hooks under which the LIF op's saved membrane (the one float32 tensor of
+    x's shape it saves that is not x) is kept in 16 bits, on its side of the threshold. Hooks
+    already in force (a user's offloading, a memory count) still see every saved tensor."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    if dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(f"saved_membrane must be torch.float16, torch.bfloat16 or None, got {dtype!r}")
+    if x.dtype != torch.float32:
+        raise ValueError(f"saved_membrane applies to float32 x (16-bit x saves 16-bit membranes already), "
+                         f"got x of {x.dtype}")
+    if not needs_grad:
+        return contextlib.nullcontext()
+    from .reference import saved_h_16
+    outer = torch._C._autograd._top_saved_tensors_default_hooks(False)
+    outer_pack, outer_unpack = outer if outer is not None else (lambda t: t, lambda t: t)
+
+    def pack(t):
+        if t.dtype == torch.float32 and t.shape == x.shape and t.data_ptr() != x.data_ptr():
+            h16 = (torch.ops.spikeops.saved_h_16(t, theta.detach(), dtype) if t.device.type == "cpu"
+                   else saved_h_16(t, theta.detach(), dtype))
+            return _Membrane16(outer_pack(h16))
+        return outer_pack(t)
+
+    def unpack(packed):
+        return outer_unpack(packed.h16).float() if isinstance(packed, _Membrane16) else outer_unpack(packed)
+
+    return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
+
+
+class _Membrane16(NamedTuple):
+    h16: torch.Tensor
 
 
 def _integrate(x: torch.Tensor, v0: Optional[torch.Tensor], decay: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:

@@ -148,22 +148,36 @@ def round_saved_h(h: torch.Tensor, theta, dtype: torch.dtype) -> torch.Tensor:
     backward pass recomputes each spike as ``saved > theta``, so there the neighbouring value on
     h's side (one ulp away) is kept instead. A finite h beyond the type's range saturates to its
     largest finite value; -inf (a refractory step) stays. Returns the saved values as float32."""
+    return saved_h_16(h, theta, dtype).float()
+
+
+def saved_h_16(h: torch.Tensor, theta, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`round_saved_h`'s values as a ``dtype`` tensor (what ``functional.lif(...,
+    saved_membrane=dtype)`` keeps for the backward pass). The few values that rounding carried
+    across the threshold or out of range are fixed one by one."""
     if dtype not in (torch.float16, torch.bfloat16):
         raise ValueError(f"dtype must be torch.float16 or torch.bfloat16, got {dtype}")
     theta = torch.as_tensor(theta, dtype=torch.float32, device=h.device)
     h = h.float()
     rounded = h.to(dtype)
-    saturated = torch.full_like(h, torch.finfo(dtype).max).copysign(h).to(dtype)
-    rounded = torch.where(rounded.isinf() & h.isfinite(), saturated, rounded)
-    fired = h > theta
-    wrong = fired != (rounded.float() > theta)
-    bits = rounded.view(torch.int16).to(torch.int32) & 0xFFFF
+    wrong = ((h > theta) != (rounded.float() > theta)) | (rounded.isinf() & h.isfinite())
+    where = wrong.nonzero(as_tuple=True)
+    if where[0].numel() == 0:
+        return rounded
+    h_w, r_w = h[where], rounded[where]
+    theta_w = theta.expand(h.shape)[where]
+    r_w = torch.where(r_w.isinf() & h_w.isfinite(),
+                      torch.full_like(h_w, torch.finfo(dtype).max).copysign(h_w).to(dtype), r_w)
+    fired = h_w > theta_w
+    crossed = fired != (r_w.float() > theta_w)
+    bits = r_w.view(torch.int16).to(torch.int32) & 0xFFFF
     negative = (bits & 0x8000) != 0
     step = torch.where(negative != fired, bits + 1, bits - 1)  # +1 moves away from zero
     step = torch.where((bits & 0x7FFF) == 0, torch.where(fired, 0x0001, 0x8001), step)
-    bits = torch.where(wrong, step, bits)
+    bits = torch.where(crossed, step, bits)
     bits = torch.where(bits >= 0x8000, bits - 0x10000, bits).to(torch.int16)
-    return bits.view(dtype).float()
+    rounded[where] = bits.view(dtype)
+    return rounded
 
 
 def soft_lif(x, *, tau_rc=0.02, tau_ref=0.002, smoothing=0.02, gain=1.0, amplitude=0.063):

@@ -378,6 +378,18 @@ void backward_range(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_e
   I::fence();
 }
 
+// A float32 saved membrane in 16 bits (store_saved_h's rule), rows [begin, end) of [T, N].
+template <class I, class H>
+void saved_h_16_range(const SavedH16Args& a, int64_t row_begin, int64_t row_end) {
+  for (int64_t t = row_begin; t < row_end; ++t) {
+    const float* h = a.h + t * a.N;
+    H* out = reinterpret_cast<H*>(a.out) + t * a.N;
+    int64_t n = 0;
+    for (; n + I::kWidth <= a.N; n += I::kWidth) store_saved_h<false, I>(out + n, I::load(h + n), I::load(a.theta + n));
+    for (; n < a.N; ++n) out[n].bits = saved_h_bits<H>(h[n], a.theta[n], H::narrow(h[n]));
+  }
+}
+
 }  // namespace
 }  // namespace spikeops::cpu
 
@@ -408,5 +420,11 @@ void backward_range(const LifBackwardArgs<S, F>& a, int64_t n_begin, int64_t n_e
   }                                                                                                 \
   void lif_backward_##suffix(const LifBackwardArgs<double>& a, int64_t b, int64_t e) {              \
     backward_range<DoubleIsa>(a, b, e);                                                             \
+  }                                                                                                 \
+  void saved_h_16_##suffix(const SavedH16Args& a, int64_t b, int64_t e) {                           \
+    if (a.bfloat16)                                                                                 \
+      saved_h_16_range<FloatIsa, BFloat16>(a, b, e);                                                \
+    else                                                                                            \
+      saved_h_16_range<FloatIsa, Float16>(a, b, e);                                                 \
   }                                                                                                 \
   }  // namespace spikeops::cpu

@@ -3,3 +3,4 @@
 #include "lif_kernel.h"
 
 SPIKEOPS_DEFINE_LIF_KERNELS(scalar, ScalarIsa<float>, ScalarIsa<double>)
+

@@ -287,6 +287,27 @@ void lif_backward_out_impl(const Tensor& grad_spikes, const Tensor& saved_h, con
   run_backward(t, cfg, 0);
 }
 
+// h (float32 [T, ...]) as float16/bfloat16 on its side of theta (broadcast to h's trailing shape).
+Tensor saved_h_16_impl(const Tensor& h_in, const Tensor& theta_in, at::ScalarType dtype) {
+  check_dtype(h_in, at::kFloat, "h");
+  TORCH_CHECK_VALUE(dtype == at::kHalf || dtype == at::kBFloat16, "dtype must be float16 or bfloat16, got ", dtype);
+  TORCH_CHECK_VALUE(h_in.dim() >= 1, "h must be [T, ...], got shape ", h_in.sizes());
+  TORCH_CHECK_VALUE(h_in.device().is_cpu() || h_in.is_meta(), "h is on ", h_in.device(),
+                    "; saved_h_16 has a CPU kernel only");
+  Tensor out = at::empty(h_in.sizes(), h_in.options().dtype(dtype));
+  if (h_in.is_meta() || h_in.numel() == 0) return out;
+  const auto trailing = h_in.sizes().slice(1);
+  TORCH_CHECK_VALUE(at::is_expandable_to(theta_in.sizes(), trailing), "theta of shape ", theta_in.sizes(),
+                    " does not broadcast to h's per-step shape ", trailing);
+  const Tensor h = h_in.contiguous();
+  const Tensor theta = theta_in.to(at::kFloat).expand(trailing).contiguous();
+  SavedH16Args a{h.data_ptr<float>(), theta.data_ptr<float>(), theta.numel(),
+                 reinterpret_cast<uint16_t*>(out.data_ptr()), dtype == at::kBFloat16};
+  run_cpu(CpuKernels<SavedH16Args>{cpu::saved_h_16_scalar, cpu::saved_h_16_avx2, cpu::saved_h_16_avx512}, a,
+          h.size(0), 1, a.N);
+  return out;
+}
+
 }  // namespace
 
 SPIKEOPS_LIBRARY(SPIKEOPS_OPS, m) {
@@ -310,6 +331,7 @@ SPIKEOPS_LIBRARY(SPIKEOPS_OPS, m) {
       "lif_backward_out(Tensor grad_spikes, Tensor saved_h, Tensor alpha, Tensor gamma, Tensor theta, int reset, "
       "float v_reset, bool deferred_reset, bool detach_reset, int surrogate, float sg_height, float sg_width, "
       "Tensor(a!) grad_x) -> ()");
+  m.def("saved_h_16(Tensor h, Tensor theta, ScalarType dtype) -> Tensor");
 }
 
 void register_lif_impls(torch::Library& m) {
@@ -317,6 +339,7 @@ void register_lif_impls(torch::Library& m) {
   m.impl("lif_backward", &lif_backward_impl);
   m.impl("lif_forward_out", &lif_forward_out_impl);
   m.impl("lif_backward_out", &lif_backward_out_impl);
+  m.impl("saved_h_16", &saved_h_16_impl);
 }
 
 SPIKEOPS_IMPL_EVERY_KEY(register_lif_impls)

@@ -35,6 +35,10 @@ SPIKEOPS_LIF_CPU_KERNELS(Float16, float)
 SPIKEOPS_LIF_CPU_KERNELS(BFloat16, float)
 SPIKEOPS_LIF_CPU_KERNELS(double, double)
 #undef SPIKEOPS_LIF_CPU_KERNELS
+// The saved membrane of float32 data in 16 bits, rows [begin, end).
+void saved_h_16_scalar(const SavedH16Args& a, int64_t row_begin, int64_t row_end);
+void saved_h_16_avx2(const SavedH16Args& a, int64_t row_begin, int64_t row_end);
+void saved_h_16_avx512(const SavedH16Args& a, int64_t row_begin, int64_t row_end);
 
 // Element-wise neurons, elements [begin, end), S = float or double. fs_backward
 // takes a range of kFsBlock-element blocks and writes one partial sum of the

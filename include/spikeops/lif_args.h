@@ -65,4 +65,14 @@ struct LifBackwardArgs {
   bool stream_outputs;
 };
 
+// A float32 saved membrane kept in 16 bits (saved_h_bits, include/spikeops/half.h), over
+// rows [begin, end) of [T, N]: what functional.lif(..., saved_membrane=...) keeps.
+struct SavedH16Args {
+  const float* h;      // [T, N]
+  const float* theta;  // [N]
+  int64_t N;
+  uint16_t* out;       // [T, N]: float16 or bfloat16 bits
+  bool bfloat16;
+};
+
 }  // namespace spikeops

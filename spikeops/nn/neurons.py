@@ -47,11 +47,16 @@ class LIF(nn.Module):
     ``record_membrane=True`` keeps the last call's membrane in ``self.membrane`` (``[T, ...]``,
     single-step ``[...]``): each step's membrane before the spike test, detached, for monitors
     and plots (:mod:`spikeops.monitor`).
+
+    ``saved_membrane=torch.float16`` (or ``torch.bfloat16``) keeps the membrane that training
+    saves for the backward pass in 2 bytes per neuron-step instead of 4 (float32 inputs;
+    :func:`spikeops.functional.lif`).
     """
 
     # Class defaults too: modules saved before these options existed load as before.
     output_delay = False
     record_membrane = False
+    saved_membrane = None
     membrane: Optional[torch.Tensor] = None
 
     def __init__(
@@ -77,6 +82,7 @@ class LIF(nn.Module):
         output_delay: bool = False,
         steps: Optional[int] = None,
         record_membrane: bool = False,
+        saved_membrane: Optional[torch.dtype] = None,
         beta: Optional[Union[float, torch.Tensor]] = None,
         v_threshold: Optional[Union[float, torch.Tensor]] = None,
         decay_input: bool = False,
@@ -114,6 +120,9 @@ class LIF(nn.Module):
         self.output_delay = output_delay
         self.steps = None if steps is None else check_steps(steps)
         self.record_membrane = record_membrane
+        if saved_membrane not in (None, torch.float16, torch.bfloat16):
+            raise ValueError(f"saved_membrane must be torch.float16, torch.bfloat16 or None, got {saved_membrane!r}")
+        self.saved_membrane = saved_membrane
         self.state: Optional[F.LIFState] = None
 
     @staticmethod
@@ -138,7 +147,8 @@ class LIF(nn.Module):
         out = F.lif(x, state, decay=decay, gain=gain, threshold=self.threshold if threshold is None else threshold,
                     reset=self.reset_mode, v_reset=self.v_reset, refractory=self.refractory,
                     detach_reset=self.detach_reset, deferred_reset=self.deferred_reset, surrogate=self.surrogate,
-                    track_age=self.track_age, age_init=self.age_init, return_membrane=self.record_membrane)
+                    track_age=self.track_age, age_init=self.age_init, return_membrane=self.record_membrane,
+                    saved_membrane=self.saved_membrane)
         return out[0], out[1], (out[2] if self.record_membrane else None)
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
