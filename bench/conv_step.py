@@ -30,26 +30,14 @@ import torch
 import torch.nn.functional as tF
 from torch import nn
 
+from spikeops.benchmarks.timing import saved_bytes
+
 NETS = {"tutorial6": ("snnTorch", "snnTorch tutorial 6"), "csnn": ("SpikingJelly", "SpikingJelly CSNN")}
 VARIANTS = ("peer", "spikeops", "spikeops + fuse")
 # glibc's allocator returns every block above its mmap threshold to the system when freed, so
 # each large tensor of a step is fresh memory whose pages fault in again: with T x B images per
 # call that is most of a step's time. "kept": freed memory stays in the process for reuse.
 ALLOCATORS = {"default": {}, "kept": {"MALLOC_MMAP_THRESHOLD_": str(2**34), "MALLOC_TRIM_THRESHOLD_": str(2**34)}}
-
-
-def saved_bytes(fn, params) -> int:
-    seen, skip = {}, {p.untyped_storage().data_ptr() for p in params}
-
-    def pack(t):
-        ptr = t.untyped_storage().data_ptr()
-        if t.numel() and ptr not in skip:
-            seen[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = fn()
-    return out, sum(seen.values())
 
 
 def rss_bytes(field: str = "VmRSS") -> int:
@@ -208,7 +196,12 @@ def run_one(args) -> dict:
     hooks = [m.register_forward_hook(record) for m in neurons]
 
     def step(measure_saved=False):
-        spk, saved = saved_bytes(lambda: forward(x), params) if measure_saved else (forward(x), 0)
+        if measure_saved:
+            out = []
+            saved = saved_bytes(lambda: out.append(forward(x)), params)
+            spk = out[0]
+        else:
+            spk, saved = forward(x), 0
         loss = loss_fn(spk, y)
         opt.zero_grad()
         loss.backward()

@@ -19,28 +19,12 @@ from torch import nn
 
 import spikeops
 from spikeops import functional as F
-from spikeops.benchmarks.timing import cpu_model, median_time, write_results
+from spikeops.benchmarks.timing import cpu_model, median_time, saved_bytes, write_results
 from spikeops.cli import output_dir, positive_int
 from spikeops.nn import LIF, SpikeLinear, TimeDistributed
 
 RATES = (0.01, 0.05, 0.1, 0.3, 0.5)
 BATCH = 16
-
-
-def saved_bytes(fn, params) -> int:
-    """Bytes of the distinct tensors other than ``params`` that autograd saves while ``fn()`` runs."""
-    seen = {}
-    skip = {p.untyped_storage().data_ptr() for p in params}
-
-    def pack(t):
-        ptr = t.untyped_storage().data_ptr()
-        if t.device.type == "cpu" and t.numel() and ptr not in skip:
-            seen[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
 
 
 def layers(n: int):

@@ -28,6 +28,20 @@ from spikeops.kinds import ResetMode, SurrogateKind  # noqa: E402
 SUPPORTED_ISAS = [isa for isa in ("scalar", "avx2", "avx512") if _C.cpu_isa_supported(isa)]
 
 
+def on_every_isa_and_thread_count(monkeypatch, fn) -> list:
+    """fn()'s result on every CPU ISA this machine runs, with 1, 2 and 3 threads each."""
+    results, threads = [], torch.get_num_threads()
+    try:
+        for isa in SUPPORTED_ISAS:
+            monkeypatch.setenv("SPIKEOPS_CPU_ISA", isa)
+            for n in (1, 2, 3):
+                torch.set_num_threads(n)
+                results.append(fn())
+    finally:
+        torch.set_num_threads(threads)
+    return results
+
+
 @pytest.fixture(params=SUPPORTED_ISAS)
 def isa(request, monkeypatch):
     """Runs a test once per CPU kernel this machine can execute."""

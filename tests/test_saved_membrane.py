@@ -7,20 +7,7 @@ import torch
 from spikeops import functional as F
 from spikeops import reference as R
 from spikeops.nn import LIF
-
-
-def saved_bytes(fn, skip) -> int:
-    seen, skip = {}, {t.untyped_storage().data_ptr() for t in skip}
-
-    def pack(t):
-        ptr = t.untyped_storage().data_ptr()
-        if ptr not in skip:
-            seen[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
+from spikeops.benchmarks.timing import saved_bytes
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

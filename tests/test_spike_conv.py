@@ -7,25 +7,12 @@ from torch import nn
 
 from spikeops import functional as F
 from spikeops.nn import LIF, SpikeConv2d, SpikeLinear, TimeDistributed, fuse
+from conftest import on_every_isa_and_thread_count
+from spikeops.benchmarks.timing import saved_bytes
 
 
 def spikes(shape, rate, dtype=torch.float32):
     return (torch.rand(shape) < rate).to(dtype)
-
-
-def saved_bytes(fn, params) -> int:
-    """Bytes of the distinct tensors other than ``params`` that autograd saves while ``fn()`` runs."""
-    seen, skip = {}, {p.untyped_storage().data_ptr() for p in params}
-
-    def pack(t):
-        ptr = t.untyped_storage().data_ptr()
-        if ptr not in skip:
-            seen[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
 
 
 CONVS = [dict(in_channels=1, out_channels=4, kernel_size=3),
@@ -77,20 +64,14 @@ def test_event_sums_are_exact_where_the_order_cannot_matter():
 
 
 def test_same_bits_on_every_isa_and_thread_count(monkeypatch):
-    import spikeops
     x = spikes((40, 6, 12, 12), 0.1).requires_grad_()
     w, b = torch.randn(70, 6, 3, 3).requires_grad_(), torch.randn(70)
-    results = []
-    threads = torch.get_num_threads()
-    try:
-        for isa in [i for i in ("scalar", "avx2", "avx512") if spikeops._C.cpu_isa_supported(i)]:
-            monkeypatch.setenv("SPIKEOPS_CPU_ISA", isa)
-            for n in (1, 2, 3):
-                torch.set_num_threads(n)
-                y = F.spike_conv2d(x, w, b, padding=1, crossover=1.0)
-                results.append((y, torch.autograd.grad(y, [w], torch.ones_like(y))[0]))
-    finally:
-        torch.set_num_threads(threads)
+
+    def run():
+        y = F.spike_conv2d(x, w, b, padding=1, crossover=1.0)
+        return y, torch.autograd.grad(y, [w], torch.ones_like(y))[0]
+
+    results = on_every_isa_and_thread_count(monkeypatch, run)
     assert len(results) >= 3
     for r in results[1:]:
         assert all(torch.equal(a, c) for a, c in zip(r, results[0]))

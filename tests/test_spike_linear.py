@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-import spikeops
 from spikeops import functional as F
 from spikeops.nn import LIF, SpikeLinear, TimeDistributed, fuse
+from conftest import on_every_isa_and_thread_count
 
 
 def spikes(shape, rate, dtype=torch.float32):
@@ -90,17 +90,13 @@ def test_same_bits_on_every_isa_and_thread_count(monkeypatch):
     x = spikes((700, 333), 0.1).requires_grad_()
     w, b = torch.randn(150, 333).requires_grad_(), torch.randn(150)
     g = torch.randn(700, 150)
-    results = []
-    threads = torch.get_num_threads()
-    try:
-        for isa in [i for i in ("scalar", "avx2", "avx512") if spikeops._C.cpu_isa_supported(i)]:
-            monkeypatch.setenv("SPIKEOPS_CPU_ISA", isa)
-            for n in (1, 2, 3):
-                torch.set_num_threads(n)
-                y = F.spike_linear(x, w, b, crossover=1.0)
-                results.append((y, *torch.autograd.grad(y, [x, w], g)))
-    finally:
-        torch.set_num_threads(threads)
+
+    def run():
+        y = F.spike_linear(x, w, b, crossover=1.0)
+        return (y, *torch.autograd.grad(y, [x, w], g))
+
+    results = on_every_isa_and_thread_count(monkeypatch, run)
+    assert len(results) >= 3
     for r in results[1:]:
         assert all(torch.equal(a, c) for a, c in zip(r, results[0]))
 

@@ -27,7 +27,7 @@ from torch import nn
 
 import spikeops
 from spikeops import functional as F
-from .timing import cpu_model, median_time
+from .timing import cpu_model, median_time, saved_bytes
 
 DECAY = 0.9
 
@@ -99,20 +99,6 @@ def _make_peers(device):
     return peers
 
 
-def _saved_bytes(fn) -> int:
-    """Bytes of the distinct storages autograd saves for the backward of ``fn()``."""
-    seen = {}
-
-    def pack(t):
-        s = t.untyped_storage()
-        seen[s.data_ptr()] = s.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
-
-
 def main(args) -> int:
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -142,7 +128,7 @@ def main(args) -> int:
                 xr = x.detach().requires_grad_()
                 run(xr).backward(g)
 
-            saved = _saved_bytes(lambda: run(x.detach().requires_grad_())) if device.type == "cpu" else None
+            saved = saved_bytes(lambda: run(x.detach().requires_grad_())) if device.type == "cpu" else None
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
                 base = torch.cuda.memory_allocated()
@@ -161,7 +147,7 @@ def main(args) -> int:
 
         with torch.no_grad():
             rate = run(lin(xs)).float().mean().item()
-        saved = _saved_bytes(lambda: run(lin(xs))) if device.type == "cpu" else None
+        saved = saved_bytes(lambda: run(lin(xs))) if device.type == "cpu" else None
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()

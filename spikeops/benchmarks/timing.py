@@ -44,6 +44,22 @@ def copy_bandwidth(repeats: int, numel: int = 2**26) -> float:
     return 2 * src.numel() * src.element_size() / t / 1e9
 
 
+def saved_bytes(fn, skip=()) -> int:
+    """Bytes of the distinct storages autograd saves for the backward pass while ``fn()`` runs,
+    other than those of the tensors in ``skip`` (parameters, say)."""
+    seen, skipped = {}, {t.untyped_storage().data_ptr() for t in skip}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in skipped:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
 def write_results(out, stem: str, title: str, meta: dict, notes: list, columns: list, cells, rows: list) -> None:
     """Writes ``out/stem.json`` (meta and rows) and ``out/stem.md``: the title, the command and
     machine, ``notes`` (one bullet each), and a table with ``columns`` (``(name, align)``,
