@@ -184,7 +184,8 @@ def _membrane_in_16_bits(x: torch.Tensor, theta: torch.Tensor, dtype: Optional[t
     if not needs_grad:
         return contextlib.nullcontext()
     from .reference import saved_h_16
-    outer = torch._C._autograd._top_saved_tensors_default_hooks(False)
+    top = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)  # absent: no outer hooks seen
+    outer = top(False) if top is not None else None
     outer_pack, outer_unpack = outer if outer is not None else (lambda t: t, lambda t: t)
 
     def pack(t):
