@@ -192,8 +192,9 @@ class LIF(nn.Module):
     def extra_repr(self) -> str:
         decay = "learnable" if isinstance(self.decay, nn.Parameter) else self.decay
         delay = ", output_delay=True" if self.output_delay else ""
+        saved = f", saved_membrane={self.saved_membrane}" if self.saved_membrane is not None else ""
         return (f"decay={decay}, reset={self.reset_mode!r}, surrogate={self.surrogate}, "
-                f"step_mode={self.step_mode!r}{delay}")
+                f"step_mode={self.step_mode!r}{delay}{saved}")
 
 
 def _one_of(name: str, value, alias: str, alias_value):
