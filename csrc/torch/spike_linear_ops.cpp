@@ -290,11 +290,11 @@ SpikeConvArgs conv_geometry(const Packed& p, at::IntArrayRef in_chw, int64_t n_o
                             at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation) {
   TORCH_CHECK_VALUE(in_chw.size() == 3 && in_chw[0] >= 1 && in_chw[1] >= 1 && in_chw[2] >= 1,
                     "in_chw must be the input's [C, H, W], got ", in_chw);
-  for (auto [v, name] : {std::pair{kernel, "kernel_size"}, {stride, "stride"}, {padding, "padding"},
-                         {dilation, "dilation"}}) {
+  const std::tuple<at::IntArrayRef, const char*, int64_t> pairs[] = {
+      {kernel, "kernel_size", 1}, {stride, "stride", 1}, {padding, "padding", 0}, {dilation, "dilation", 1}};
+  for (const auto& [v, name, least] : pairs) {
     TORCH_CHECK_VALUE(v.size() == 2, name, " must have 2 entries, got ", v);
-    TORCH_CHECK_VALUE(v[0] >= (v.data() == padding.data() ? 0 : 1) && v[1] >= (v.data() == padding.data() ? 0 : 1),
-                      name, " must be ", v.data() == padding.data() ? ">= 0" : ">= 1", ", got ", v);
+    TORCH_CHECK_VALUE(v[0] >= least && v[1] >= least, name, " must be >= ", least, ", got ", v);
   }
   SpikeConvArgs a{};
   a.images = p.rows;
