@@ -76,6 +76,7 @@ test: build
 SANITIZE_SITE := build/sanitize/site
 SANITIZE_TESTS := tests/sanitizer_checks.py tests/test_emulated_cuda.py tests/test_lif.py \
   tests/test_elementwise_neurons.py tests/test_lif_fixed.py tests/test_hardening.py tests/test_spike_linear.py tests/test_spike_conv.py tests/test_saved_membrane.py \
+  tests/test_packed_lif.py \
   --deselect tests/test_elementwise_neurons.py::test_fs_fit_quality_targets \
   --deselect tests/test_lif.py::test_torch_compile_fullgraph_matches_eager \
   --deselect tests/test_lif.py::test_compiled_lif_rejects_bad_state_as_eager_does

@@ -25,6 +25,8 @@ from spikeops.nn import LIF, SpikeLinear, TimeDistributed
 
 RATES = (0.01, 0.05, 0.1, 0.3, 0.5)
 BATCH = 16
+# The variant whose input spikes arrive with their bits, as a spikeops LIF before it writes them.
+WITH_BITS = "spikeops SpikeLinear, input bits from the neuron kernel"
 
 
 def layers(n: int):
@@ -32,6 +34,7 @@ def layers(n: int):
     torch.manual_seed(0)
     lin = nn.Linear(n, n)
     out = {"spikeops SpikeLinear": nn.Sequential(TimeDistributed(SpikeLinear.from_linear(lin)), LIF(0.9)),
+           WITH_BITS: nn.Sequential(TimeDistributed(SpikeLinear.from_linear(lin)), LIF(0.9)),
            "spikeops SpikeLinear, float16 membrane": nn.Sequential(
                TimeDistributed(SpikeLinear.from_linear(lin)), LIF(0.9, saved_membrane=torch.float16)),
            "spikeops nn.Linear": nn.Sequential(TimeDistributed(lin), LIF(0.9))}
@@ -101,30 +104,48 @@ def main(argv=None) -> int:
         torch.manual_seed(1)
         w, b = torch.randn(n, n) / n ** 0.5, torch.zeros(n)
         g = torch.randn(rows_of_x, n)
+        blocks = F.spike_linear_weight_blocks(w)
+        # the neuron before the Linear: its spikes packed by a separate pass, or by its kernel
+        drive = torch.rand(args.steps, BATCH, n) * 0.3
+        lif_ms = median_time(lambda: F.lif(drive, decay=0.9), args.repeats) * 1e3
+        pass_ms = median_time(lambda: F.pack_spikes(F.lif(drive, decay=0.9)[0]), args.repeats) * 1e3
+        kernel_ms = median_time(lambda: F.lif(drive, decay=0.9, packed=1), args.repeats) * 1e3
+        rate = F.lif(drive, decay=0.9)[0].mean().item()
+        rows.append(dict(kind="neuron", n=n, rate=rate, lif_ms=lif_ms, pack_pass_ms=pass_ms, kernel_bits_ms=kernel_ms))
+        print(f"n {n}: LIF forward {lif_ms:.2f} ms; with its spikes packed: by a pass {pass_ms:.2f} ms, "
+              f"in the kernel {kernel_ms:.2f} ms", flush=True)
         for rate in RATES:
             x = (torch.rand(rows_of_x, n) < rate).float()
             packed = F.pack_spikes(x)
             words, row_start = packed.words, packed.row_start
             dense_fwd = median_time(lambda: torch.nn.functional.linear(x, w, b), args.repeats)
             event_fwd = median_time(lambda: F.spike_linear(x, w, b, crossover=1.0), args.repeats)
+            frozen_fwd = median_time(lambda: F.spike_linear(x, w, b, crossover=1.0, weight_blocks=blocks),
+                                     args.repeats)
             dense_gw = median_time(lambda: g.t() @ x, args.repeats)
             event_gw = median_time(lambda: torch.ops.spikeops.spike_linear_grad_weight(words, row_start, n, g),
                                    args.repeats)
             rows.append(dict(kind="op", n=n, rate=rate, rows=rows_of_x, dense_fwd_ms=dense_fwd * 1e3,
-                             event_fwd_ms=event_fwd * 1e3, dense_grad_w_ms=dense_gw * 1e3,
-                             event_grad_w_ms=event_gw * 1e3))
+                             event_fwd_ms=event_fwd * 1e3, frozen_fwd_ms=frozen_fwd * 1e3,
+                             dense_grad_w_ms=dense_gw * 1e3, event_grad_w_ms=event_gw * 1e3))
             print(f"n {n} rate {rate}: forward {dense_fwd * 1e3:.1f} -> {event_fwd * 1e3:.1f} ms "
-                  f"({dense_fwd / event_fwd:.2f}x), weight gradient {dense_gw * 1e3:.1f} -> {event_gw * 1e3:.1f} ms "
+                  f"({dense_fwd / event_fwd:.2f}x; frozen weights {frozen_fwd * 1e3:.1f} ms, "
+                  f"{dense_fwd / frozen_fwd:.2f}x), weight gradient {dense_gw * 1e3:.1f} -> {event_gw * 1e3:.1f} ms "
                   f"({dense_gw / event_gw:.2f}x)", flush=True)
         for name, layer in layers(n).items():
             for rate in RATES:
                 x = (torch.rand(args.steps, BATCH, n) < rate).float().requires_grad_()
+                x_values = x.detach()
+                if name == WITH_BITS:
+                    bits = F.pack_spikes(x_values)
+                    F.attach_packed(x, bits)
+                    F.attach_packed(x_values, bits)
 
                 def step():
                     out = layer(x)
                     out.sum().backward()
 
-                fwd = median_time(lambda: layer(x.detach()), args.repeats)
+                fwd = median_time(lambda: layer(x_values), args.repeats)
                 both = median_time(step, args.repeats)
                 saved = saved_bytes(lambda: layer(x), list(layer.parameters()))
                 rows.append(dict(kind="layer", n=n, rate=rate, impl=name, fwd_ms=fwd * 1e3, fwd_bwd_ms=both * 1e3,
@@ -134,14 +155,21 @@ def main(argv=None) -> int:
     meta = dict(command=" ".join(["python bench/spike_linear.py", *(sys.argv[1:] if argv is None else argv)]),
                 machine=f"{cpu_model()}, {torch.get_num_threads()} threads", torch=torch.__version__,
                 spikeops=spikeops.__version__, steps=args.steps, batch=BATCH)
-    ops = [r for r in rows if r["kind"] == "op"]
+    ops = [r for r in rows if r["kind"] in ("neuron", "op")]
     layer_rows = [r for r in rows if r["kind"] == "layer"]
     base = {(r["n"], r["rate"]): r for r in layer_rows if r["impl"] == "spikeops nn.Linear"}
 
     def cells(r):
+        if r["kind"] == "neuron":
+            return [f"{r['n']}", f"{r['rate']:.0%}", "LIF alone, its spikes packed: by a pass -> in the kernel",
+                    f"{r['lif_ms']:.2f} + {r['pack_pass_ms'] - r['lif_ms']:.2f} -> "
+                    f"{r['lif_ms']:.2f} + {r['kernel_bits_ms'] - r['lif_ms']:.2f}", "", ""]
         if r["kind"] == "op":
+            frozen = (f"; frozen weights {r['frozen_fwd_ms']:.1f} ({r['dense_fwd_ms'] / r['frozen_fwd_ms']:.2f}x)"
+                      if "frozen_fwd_ms" in r else "")
             return [f"{r['n']}", f"{r['rate']:.0%}", "Linear alone: dense GEMM -> event-driven",
-                    f"{r['dense_fwd_ms']:.1f} -> {r['event_fwd_ms']:.1f} ({r['dense_fwd_ms'] / r['event_fwd_ms']:.2f}x)",
+                    f"{r['dense_fwd_ms']:.1f} -> {r['event_fwd_ms']:.1f} ({r['dense_fwd_ms'] / r['event_fwd_ms']:.2f}x)"
+                    + frozen,
                     f"weight gradient {r['dense_grad_w_ms']:.1f} -> {r['event_grad_w_ms']:.1f} "
                     f"({r['dense_grad_w_ms'] / r['event_grad_w_ms']:.2f}x)", ""]
         ref = base.get((r["n"], r["rate"]))
@@ -150,8 +178,11 @@ def main(argv=None) -> int:
                 f"{r['saved_bytes_per_neuron_step']:.2f}"]
 
     write_results(args.out, "spike_linear_cpu", "Linear layers on spikes (CPU)", meta,
-                  [f"Linear alone: [{args.steps * BATCH}, n] spikes at the rate, float32, ms (medians of "
-                   f"{args.repeats}); the event-driven forward includes packing the spikes",
+                  [f"LIF alone: forward of [{args.steps}, {BATCH}, n], ms (medians of {args.repeats}), plus packing "
+                   "its spikes by spikeops.functional.pack_spikes afterwards or by the kernel itself (lif(packed=1))",
+                   f"Linear alone: [{args.steps * BATCH}, n] spikes at the rate, float32, ms (medians of "
+                   f"{args.repeats}); the event-driven forward includes packing the spikes and laying the weight "
+                   "out, or, with frozen weights (SpikeLinear.freeze_weights), the packing only",
                    f"Linear n -> n + LIF (decay 0.9), [T, B] = [{args.steps}, {BATCH}]: forward and forward+backward "
                    "ms, the ratio against spikeops with nn.Linear, and the activation bytes saved for backward per "
                    "neuron-step (Linear input + neuron)"],

@@ -12,10 +12,10 @@ from . import _ops  # noqa: F401  (registers the ops)
 from . import surrogate as surrogate_mod
 from .kinds import ResetMode, SurrogateKind, reset_mode
 
-__all__ = ["LIFState", "lif", "leaky_integrate", "PackedSpikes", "pack_spikes", "spike_linear", "spike_conv2d",
-           "SPIKE_CONV_CROSSOVER",
-           "SPIKE_LINEAR_CROSSOVER", "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron",
-           "FixedState", "lif_fixed", "SubstepState", "lif_substep"]
+__all__ = ["LIFState", "lif", "leaky_integrate", "PackedSpikes", "pack_spikes", "attach_packed", "spike_linear",
+           "spike_linear_weight_blocks", "spike_conv2d", "SPIKE_CONV_CROSSOVER", "SPIKE_LINEAR_CROSSOVER",
+           "resolve_decay", "decay_from_tau", "soft_lif", "fs_neuron", "FixedState", "lif_fixed", "SubstepState",
+           "lif_substep"]
 
 Param = Union[float, torch.Tensor]
 # The values, shapes, dtypes and devices of every op's arguments are checked by
@@ -99,6 +99,7 @@ def lif(
     return_ages: bool = False,
     return_membrane: bool = False,
     saved_membrane: Optional[torch.dtype] = None,
+    packed: Optional[int] = None,
 ):
     """Runs LIF neurons over all T steps of ``x`` ([T, *]) in one fused kernel.
 
@@ -128,10 +129,14 @@ def lif(
             on its side of the threshold, so the backward pass sees the same spikes); the
             surrogate gradients then come from the rounded membrane (float16, 100 steps:
             5e-4 to 1e-2 relative error of the input gradient, docs/math.md §9.1). None: float32.
+        packed: also return the spikes as :class:`PackedSpikes` in rows of the last ``packed``
+            dimensions (:func:`pack_spikes`' ``neuron_dims``; at most ``x.dim() - 1``). On CPU
+            the kernel writes the bits in the same pass as the float spikes (docs/math.md §10.2);
+            elsewhere they are packed from the spikes afterwards.
 
     Returns:
-        ``(spikes, state)``, followed by ``ages`` and then ``h`` when asked for: spikes have
-        x's shape and dtype.
+        ``(spikes, state)``, followed by ``ages``, then ``h``, then the :class:`PackedSpikes`
+        when asked for: spikes have x's shape and dtype.
     """
     _tensor("x", x)
     if state is None:
@@ -140,6 +145,11 @@ def lif(
         raise TypeError(f"state must be a spikeops.functional.LIFState or None, got {type(state).__name__}")
     sg = surrogate_mod.get(surrogate)
     track = bool(track_age or return_ages or sg.uses_ages)
+    if packed is not None:
+        packed = _integer("packed", packed)
+        if not 1 <= packed <= x.dim() - 1:
+            raise ValueError(f"packed must be in [1, x.dim() - 1 = {x.dim() - 1}] (rows of the last dimensions, "
+                             f"within a step), got {packed}")
     if sg.kind is None:  # a user-defined surrogate: the kernels cannot evaluate it
         from . import reference
         out = reference.lif(x, state, decay=decay, tau=tau, gain=gain, threshold=threshold, reset=reset,
@@ -147,19 +157,23 @@ def lif(
                             deferred_reset=deferred_reset, surrogate=sg, track_age=track_age, age_init=age_init,
                             return_ages=return_ages, return_membrane=return_membrane)
         v, r, a = out[1]
-        return (out[0], LIFState(v, r if refractory > 0 else None, a if track else None)) + tuple(out[2:])
+        out = (out[0], LIFState(v, r if refractory > 0 else None, a if track else None)) + tuple(out[2:])
+        return out + (pack_spikes(out[0], packed),) if packed is not None else out
     alpha = _param("decay", resolve_decay(decay, tau))
     gamma = _param("gain", gain)
     theta = _param("threshold", threshold)
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, state.v, alpha, gamma, theta))
+    row = math.prod(x.shape[x.dim() - packed:]) if packed is not None else 0
+    words = (torch.empty(x.numel() // row, (row + 63) // 64, dtype=torch.long) if row and x.device.type == "cpu"
+             and not torch.compiler.is_compiling() else None)
     with _membrane_in_16_bits(x, theta, saved_membrane, needs_grad):
         spikes, v, r, a, ages, h, _ = torch.ops.spikeops.lif_forward(
             x, v0=state.v, r0=state.refractory, a0=state.age, alpha=alpha, gamma=gamma, theta=theta,
             reset=reset_mode(reset), v_reset=float(v_reset), refractory=_integer("refractory", refractory),
             deferred_reset=deferred_reset, detach_reset=detach_reset, surrogate=sg.kind, sg_height=sg.height,
             sg_width=sg.width, track_age=track, age_init=_integer("age_init", age_init), return_ages=return_ages,
-            save_for_backward=needs_grad or return_membrane)
+            save_for_backward=needs_grad or return_membrane, spike_row=row, spike_words=words)
     out = (spikes, LIFState(v, r if refractory > 0 else None, a if track else None))
     if return_ages:
         out += (ages,)
@@ -167,6 +181,9 @@ def lif(
         # The kernels mark held (refractory) steps with -inf; the membrane there is v_reset.
         h = h.masked_fill(h == -math.inf, float(v_reset)) if refractory > 0 else h
         out += (h.detach().clone() if needs_grad and refractory == 0 else h,)  # never the tensor backward reads
+    if packed is not None:
+        out += (PackedSpikes(words, torch.ops.spikeops.spike_row_start(words), spikes.shape, spikes.dtype)
+                if words is not None else pack_spikes(spikes, packed),)
     return out
 
 
@@ -404,6 +421,30 @@ class PackedSpikes:
                 f"spikes={self.spike_count})")
 
 
+def attach_packed(spikes: torch.Tensor, packed: PackedSpikes) -> torch.Tensor:
+    """Attaches ``packed`` (the same spikes as bits, e.g. from :func:`lif`'s ``packed``) to
+    ``spikes``: :func:`spike_linear` and :func:`spike_conv2d` given ``spikes``, or a contiguous view
+    of all of them, use its words instead of packing again, until ``spikes`` is modified in
+    place. Returns ``spikes``."""
+    if not isinstance(packed, PackedSpikes) or packed.shape != spikes.shape:
+        raise ValueError(f"packed must be PackedSpikes of spikes' shape {tuple(spikes.shape)}, got {packed!r}")
+    spikes._spikeops_packed = (packed, spikes._version)
+    return spikes
+
+
+def _attached_packed(x: torch.Tensor, neuron_dims: int) -> Optional[PackedSpikes]:
+    """The PackedSpikes attached to x (or to the tensor x views whole), as rows of its last
+    ``neuron_dims`` dimensions, if x is unchanged since and its rows are those of the words."""
+    base = x if x._base is None else x._base
+    attached = getattr(base, "_spikeops_packed", None)
+    if attached is None or x.dim() < neuron_dims:
+        return None
+    packed, version = attached
+    same = (base._version == version and x.dtype == base.dtype and x.numel() == base.numel() and x.is_contiguous()
+            and x.data_ptr() == base.data_ptr() and math.prod(x.shape[x.dim() - neuron_dims:]) == packed.n)
+    return PackedSpikes(packed.words, packed.row_start, x.shape, x.dtype) if same else None
+
+
 def pack_spikes(x: torch.Tensor, neuron_dims: int = 1) -> PackedSpikes:
     """0/1 spikes ``x`` (any float dtype, CPU or CUDA) as bits: rows of the last ``neuron_dims``
     dimensions (1 for a Linear's input [..., n_in], 3 for a convolution's [B, C, H, W]).
@@ -426,10 +467,11 @@ class _SpikeLinear(torch.autograd.Function):
     """The event-driven Linear: saves the packed spikes (1 bit per input) and the weight."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, packed):
+    def forward(ctx, x, weight, bias, packed, weight_blocks):
         ctx.x_shape = packed.shape
         ctx.save_for_backward(weight, packed.words, packed.row_start)
-        y = torch.ops.spikeops.spike_linear(packed.words, packed.row_start, weight.shape[1], weight, bias)
+        y = torch.ops.spikeops.spike_linear(packed.words, packed.row_start, weight.shape[1], weight, bias,
+                                            weight_blocks)
         return y.view(*packed.shape[:-1], weight.shape[0])
 
     @staticmethod
@@ -441,15 +483,25 @@ class _SpikeLinear(torch.autograd.Function):
         grad_x = (g @ weight).view(ctx.x_shape) if need_x else None
         grad_w = torch.ops.spikeops.spike_linear_grad_weight(words, row_start, weight.shape[1], g) if need_w else None
         grad_b = g.sum(0) if need_b else None
-        return grad_x, grad_w, grad_b, None
+        return grad_x, grad_w, grad_b, None, None
 
 
 def _dense_spikes(x) -> torch.Tensor:
     return x.to_dense() if isinstance(x, PackedSpikes) else x
 
 
+def spike_linear_weight_blocks(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` ([n_out, n_in], float32, CPU) in the block layout the event-driven CPU kernels
+    read (docs/math.md §10), for :func:`spike_linear`'s ``weight_blocks``: made once, it spares
+    every later call with the same weight from making it again (reading and writing all the
+    weights, the larger part of a call at low spike rates). Detached: the blocks follow
+    ``weight`` only when made again."""
+    _tensor("weight", weight)
+    return torch.ops.spikeops.spike_linear_weight_blocks(weight.detach())
+
+
 def spike_linear(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bias: Optional[torch.Tensor] = None, *,
-                 crossover: Optional[float] = None) -> torch.Tensor:
+                 crossover: Optional[float] = None, weight_blocks: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``torch.nn.functional.linear`` for 0/1 spikes ``x`` ([..., n_in], or :class:`PackedSpikes`
     of it, which carry no gradient), event-driven (docs/math.md §10): each output adds the
     weights of the active inputs only, and the weight gradient adds the output gradients of the
@@ -462,7 +514,10 @@ def spike_linear(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bia
     yet); by default CUDA tensors take the dense GEMM. A value of ``x`` other than 0 or 1 is a
     ValueError. The sums run in a fixed order (bias, then inputs ascending; rows ascending),
     so results do not depend on the thread count; they differ from the GEMM's by float
-    rounding only."""
+    rounding only.
+
+    ``weight_blocks``: :func:`spike_linear_weight_blocks` of ``weight`` (CPU), for repeated calls
+    with an unchanged weight; the caller keeps them in step with it."""
     packed = x if isinstance(x, PackedSpikes) else None
     shape = packed.shape if packed is not None else _tensor("x", x).shape
     _tensor("weight", weight)
@@ -476,11 +531,11 @@ def spike_linear(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bia
             device == "cuda" and crossover is None) or (packed is None and x.device != weight.device):
         return torch.nn.functional.linear(_dense_spikes(x), weight, bias)
     if packed is None:
-        packed = pack_spikes(x)
+        packed = _attached_packed(x, 1) or pack_spikes(x)
     limit = SPIKE_LINEAR_CROSSOVER if crossover is None else float(crossover)
     if packed.spike_count > limit * shape.numel():
         return torch.nn.functional.linear(_dense_spikes(x), weight, bias)
-    return _SpikeLinear.apply(None if x is packed else x, weight, bias, packed)
+    return _SpikeLinear.apply(None if x is packed else x, weight, bias, packed, weight_blocks)
 
 
 # The spike rate above which the dense convolution is faster than the event-driven one on
@@ -559,7 +614,7 @@ def spike_conv2d(x: Union[torch.Tensor, PackedSpikes], weight: torch.Tensor, bia
     if weight.device.type != "cpu" or torch.compiler.is_compiling() or (packed is None and x.device.type != "cpu"):
         return torch.nn.functional.conv2d(_dense_spikes(x), weight, bias, *conv)
     if packed is None:
-        packed = pack_spikes(x, neuron_dims=3)
+        packed = _attached_packed(x, 3) or pack_spikes(x, neuron_dims=3)
     limit = SPIKE_CONV_CROSSOVER if crossover is None else float(crossover)
     event = weight.dtype == torch.float32 and groups == 1 and packed.spike_count <= limit * shape.numel()
     return _SpikeConv2d.apply(None if x is packed else x, weight, bias, packed, conv, event)

@@ -164,3 +164,48 @@ def test_spike_linear_module_and_fuse_train_like_the_dense_model():
     want.square().sum().backward()
     for p, q in zip(fused.parameters(), reference.parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_weight_blocks_layout_and_reuse(isa):
+    n_out, n_in = 70, 130
+    w, b = torch.randn(n_out, n_in), torch.randn(n_out)
+    blocks = F.spike_linear_weight_blocks(w)
+    padded = torch.cat([w, torch.zeros(128 - n_out, n_in)])  # the documented layout: [blocks][n_in][64]
+    assert torch.equal(blocks, padded.view(2, 64, n_in).transpose(1, 2))
+    x = spikes((9, 4, n_in), 0.1)
+    want = F.spike_linear(x, w, b, crossover=1.0)
+    assert torch.equal(F.spike_linear(x, w, b, crossover=1.0, weight_blocks=blocks), want)
+    torch.testing.assert_close(want, nn.functional.linear(x, w, b), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_weight_blocks_are_named():
+    w, x = torch.randn(10, 20), spikes((5, 20), 0.2)
+    blocks = F.spike_linear_weight_blocks(w)
+    for bad in (blocks[:, :10], blocks.double(), blocks.transpose(1, 2).contiguous(), F.spike_linear_weight_blocks(
+            torch.randn(70, 20))):
+        with pytest.raises((ValueError, TypeError), match="weight_blocks"):
+            F.spike_linear(x, w, crossover=1.0, weight_blocks=bad)
+    with pytest.raises((ValueError, TypeError), match="weight"):
+        F.spike_linear_weight_blocks(torch.randn(3, 4, 5))
+
+
+def test_frozen_weights_are_used_until_the_weight_changes():
+    torch.manual_seed(0)
+    layer = SpikeLinear(96, 40)
+    x = spikes((6, 96), 0.1)
+    want = layer(x)
+    assert "frozen" in repr(layer.freeze_weights())
+    torch.testing.assert_close(layer(x), want, rtol=0, atol=0)
+    layer(x).sum().backward()  # still trains: the gradients come from the weight itself
+    assert layer.weight.grad is not None
+    torch.optim.SGD(layer.parameters(), lr=0.1).step()
+    with pytest.raises(RuntimeError, match="freeze_weights"):
+        layer(x)
+    layer.freeze_weights()
+    torch.testing.assert_close(layer(x), nn.functional.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        layer.weight.zero_()
+    with pytest.raises(RuntimeError, match="changed"):
+        layer(x)
+    assert "frozen" not in repr(layer.unfreeze_weights())
+    torch.testing.assert_close(layer(x), layer.bias.expand(6, 40), rtol=0, atol=0)

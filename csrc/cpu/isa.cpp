@@ -10,8 +10,10 @@ namespace spikeops::cpu {
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return true;
-    case Isa::AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");  // F16C: float16 data
-    case Isa::AVX512: return __builtin_cpu_supports("avx512f");
+    // F16C: float16 data; POPCNT: counting packed spikes
+    case Isa::AVX2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("popcnt");
+    case Isa::AVX512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
   }
   return false;
 }

@@ -221,6 +221,61 @@ inline bool stream_aligned(bool requested, int64_t N, const Ptr*... outputs) {
   return requested && (N * static_cast<int64_t>(sizeof(S))) % 64 == 0 && (aligned(outputs) && ...);
 }
 
+// Bits [pos, pos + take) of a bitmap (take <= 64), as the low bits of a word.
+inline uint64_t bit_run(const uint64_t* bits, int64_t pos, int64_t take) {
+  const int64_t w = pos >> 6, b = pos & 63;
+  uint64_t run = bits[w] >> b;
+  if (b + take > 64) run |= bits[w + 1] << (64 - b);
+  return take == 64 ? run : run & ((uint64_t{1} << take) - 1);
+}
+
+// The bitmap of `count` lanes from the lane masks of the whole vectors (kLanes lanes each, the
+// first `full` lanes) and the bits of the lanes left over after them.
+template <int64_t kLanes>
+inline void gather_lane_masks(const uint32_t* lane_masks, int64_t full, uint64_t leftover, int64_t count,
+                              uint64_t* bits) {
+  constexpr int64_t kPerWord = 64 / kLanes;
+  const int64_t vectors = full / kLanes;
+  for (int64_t w = 0; w < (count + 63) / 64; ++w) {
+    uint64_t word = 0;
+    for (int64_t k = 0; k < kPerWord && w * kPerWord + k < vectors; ++k)
+      word |= static_cast<uint64_t>(lane_masks[w * kPerWord + k]) << (k * kLanes);
+    bits[w] = word;
+  }
+  if (full < count) bits[full >> 6] |= leftover << (full & 63);  // fewer than kLanes bits: within one word
+}
+
+// One step's spikes of neurons [g0, g0 + count) of the flat [T * N] index (bit i of `bits` for
+// neuron g0 + i) into their rows' words (LifForwardArgs::spike_words). A word wholly inside the
+// run is stored; one it shares with the neighbouring blocks (another thread's, maybe) gets an
+// atomic OR, its other bits coming from them.
+inline void store_spike_bits(const uint64_t* bits, int64_t g0, int64_t count, int64_t row_len, uint64_t* words) {
+  const int64_t row_words = (row_len + 63) / 64;
+  for (int64_t i = 0; i < count;) {
+    const int64_t row = (g0 + i) / row_len, start = (g0 + i) % row_len, len = std::min(count - i, row_len - start);
+    uint64_t* out = words + row * row_words;
+    for (int64_t done = 0; done < len;) {
+      const int64_t pos = start + done, w = pos >> 6, b = pos & 63, take = std::min(64 - b, len - done);
+      const uint64_t run = bit_run(bits, i + done, take) << b;
+      if (b == 0 && take == std::min<int64_t>(64, row_len - 64 * w))
+        out[w] = run;
+      else if (run)
+        __atomic_fetch_or(out + w, run, __ATOMIC_RELAXED);
+      done += take;
+    }
+    i += len;
+  }
+}
+
+// Fetches, for writing, the words that will receive neurons [g0, g0 + count)'s bits: a block's
+// words of successive steps lie N bits apart, a stride the hardware prefetchers do not follow.
+inline void prefetch_spike_words(int64_t g0, int64_t count, int64_t row_len, uint64_t* words) {
+  const int64_t row_words = (row_len + 63) / 64;
+  const auto word = [&](int64_t g) { return words + g / row_len * row_words + g % row_len / 64; };
+  const char* last = reinterpret_cast<const char*>(word(g0 + count - 1));
+  for (const char* p = reinterpret_cast<const char*>(word(g0)); p <= last + 63; p += 64) __builtin_prefetch(p, 1);
+}
+
 // One block's forward over all T steps. The state lives in L1-resident block
 // buffers; the configuration is fixed at compile time (C, Uniform, Stream), so the
 // vector loop holds the configured step and nothing else.
@@ -252,7 +307,16 @@ void forward_block(const LifForwardArgs<S, F>& a, const C c, int64_t n0, int64_t
   S* saved_h = a.saved_h ? a.saved_h + n0 : nullptr;
   uint16_t* saved_age = a.saved_age ? a.saved_age + n0 : nullptr;
   int32_t* ages = a.ages ? a.ages + n0 : nullptr;
+  // Step t's spikes as bits, when they are packed too: each vector's lane mask is stored on its
+  // own (OR-ing four of them into one word in memory would chain the vectors through store
+  // forwarding), and the leftover lanes' bits gathered apart; they become words after the step.
+  constexpr int64_t kLanes = I::kWidth;
+  alignas(64) uint32_t lane_masks[kBlockOf<S> / kLanes];
+  alignas(64) uint64_t bits[kBlockOf<S> / 64];
+  const int64_t full = count - count % kLanes;
+  uint64_t leftover = 0;
   for (int64_t t = 0; t < a.T; ++t) {
+    if (a.spike_words) prefetch_spike_words(t * N + n0, count, a.spike_row, a.spike_words);
     for_each_lane<I, F>(count, [&]<class P>(int64_t i) {
       using V = typename P::V;
       const NeuronParams<V> p = params.template at<P>(n0 + i);
@@ -260,6 +324,13 @@ void forward_block(const LifForwardArgs<S, F>& a, const C c, int64_t n0, int64_t
                         c.track_age ? P::load(age + i) : V(0.0f)};
       const StepOutput<V> o = lif_step_forward(c, p, st, P::load(x + i));
       store_spikes<Stream, P>(spikes + i, o.spike);
+      if (a.spike_words) {
+        const uint32_t mask = lane_bits(gt(o.spike, V(0.0f)));
+        if constexpr (P::kWidth == kLanes)
+          lane_masks[i / kLanes] = mask;
+        else
+          leftover |= static_cast<uint64_t>(mask) << (i - full);
+      }
       if (saved_h) store_saved_h<Stream, P>(saved_h + i, o.h, p.theta);
       if (c.track_age) {
         if (saved_age) P::store_u16(saved_age + i, o.age);
@@ -269,6 +340,11 @@ void forward_block(const LifForwardArgs<S, F>& a, const C c, int64_t n0, int64_t
       P::store(v + i, st.v);
       if (c.refractory_on()) P::store(r + i, st.r);
     });
+    if (a.spike_words) {
+      gather_lane_masks<kLanes>(lane_masks, full, leftover, count, bits);
+      store_spike_bits(bits, t * N + n0, count, a.spike_row, a.spike_words);
+      leftover = 0;
+    }
     x += N;
     spikes += N;
     if (saved_h) saved_h += N;

@@ -5,6 +5,7 @@
 namespace spikeops::cpu {
 
 void spike_pack_avx2(const SpikePackArgs& a, int64_t b, int64_t e) { spike_pack_range<Avx2Isa>(a, b, e); }
+void spike_count_avx2(const SpikeCountArgs& a, int64_t b, int64_t e) { spike_count_range<Avx2Isa>(a, b, e); }
 void spike_linear_forward_avx2(const SpikeLinearArgs& a, int64_t b, int64_t e) {
   spike_linear_forward_range<Avx2Isa>(a, b, e);
 }

@@ -5,6 +5,7 @@
 namespace spikeops::cpu {
 
 void spike_pack_avx512(const SpikePackArgs& a, int64_t b, int64_t e) { spike_pack_range<Avx512Isa>(a, b, e); }
+void spike_count_avx512(const SpikeCountArgs& a, int64_t b, int64_t e) { spike_count_range<Avx512Isa>(a, b, e); }
 void spike_linear_forward_avx512(const SpikeLinearArgs& a, int64_t b, int64_t e) {
   spike_linear_forward_range<Avx512Isa>(a, b, e);
 }

@@ -53,6 +53,17 @@ void spike_pack_range(const SpikePackArgs& a, int64_t row_begin, int64_t row_end
   }
 }
 
+// The ISA argument picks the translation unit, whose flags give the popcount instruction.
+template <class I>
+void spike_count_range(const SpikeCountArgs& a, int64_t row_begin, int64_t row_end) {
+  for (int64_t m = row_begin; m < row_end; ++m) {
+    const uint64_t* words = a.words + m * a.n_words;
+    int64_t ones = 0;
+    for (int64_t w = 0; w < a.n_words; ++w) ones += __builtin_popcountll(words[w]);
+    a.counts[m] = ones;
+  }
+}
+
 // A row's active inputs whose weights are fetched ahead of their use: they lie
 // anywhere in the weight block, so the hardware prefetchers cannot guess them
 // (measured: 14% faster at a 10% spike rate, n = 1024).

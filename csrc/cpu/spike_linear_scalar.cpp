@@ -8,6 +8,9 @@
 namespace spikeops::cpu {
 
 void spike_pack_scalar(const SpikePackArgs& a, int64_t b, int64_t e) { spike_pack_range<ScalarIsa<float>>(a, b, e); }
+void spike_count_scalar(const SpikeCountArgs& a, int64_t b, int64_t e) {
+  spike_count_range<ScalarIsa<float>>(a, b, e);
+}
 void spike_linear_forward_scalar(const SpikeLinearArgs& a, int64_t b, int64_t e) {
   spike_linear_forward_range<ScalarIsa<float>>(a, b, e);
 }

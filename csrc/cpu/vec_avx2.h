@@ -83,6 +83,7 @@ static inline M4d mask_and(M4d a, M4d b) { return {_mm256_and_pd(a.m, b.m)}; }
 static inline M4d mask_andnot(M4d a, M4d b) { return {_mm256_andnot_pd(b.m, a.m)}; }
 static inline F64x4 select(M4d m, F64x4 a, F64x4 b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
 static inline bool any(M4d m) { return _mm256_movemask_pd(m.m) != 0; }
+static inline uint32_t lane_bits(M4d m) { return static_cast<uint32_t>(_mm256_movemask_pd(m.m)); }
 static inline F64x4 vabs(F64x4 a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v); }
 static inline F64x4 vmax(F64x4 a, F64x4 b) { return _mm256_max_pd(a.v, b.v); }
 static inline F64x4 vmin(F64x4 a, F64x4 b) { return _mm256_min_pd(a.v, b.v); }

@@ -87,6 +87,7 @@ static inline M8d mask_and(M8d a, M8d b) { return {static_cast<__mmask8>(a.m & b
 static inline M8d mask_andnot(M8d a, M8d b) { return {static_cast<__mmask8>(a.m & ~b.m)}; }
 static inline F64x8 select(M8d m, F64x8 a, F64x8 b) { return _mm512_mask_blend_pd(m.m, b.v, a.v); }
 static inline bool any(M8d m) { return m.m != 0; }
+static inline uint32_t lane_bits(M8d m) { return m.m; }
 static inline F64x8 vabs(F64x8 a) {
   return _mm512_castsi512_pd(
       _mm512_and_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(0x7fffffffffffffffLL)));

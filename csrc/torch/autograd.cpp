@@ -68,7 +68,7 @@ using LifForwardOutputs = std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Ten
 using LifForwardFn = LifForwardOutputs(const Tensor&, const optional<Tensor>&, const optional<Tensor>&,
                                        const optional<Tensor>&, const Tensor&, const Tensor&, const Tensor&,
                                        int64_t, double, int64_t, bool, bool, int64_t, double, double, bool,
-                                       int64_t, bool, bool);
+                                       int64_t, bool, bool, int64_t, const optional<Tensor>&);
 using LifBackwardFn = std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor>(
     const Tensor&, const optional<Tensor>&, const Tensor&, const Tensor&, const optional<Tensor>&,
     const optional<Tensor>&, const optional<Tensor>&, const Tensor&, const Tensor&, const Tensor&, int64_t,
@@ -79,7 +79,7 @@ const c10::TypedOperatorHandle<LifForwardFn>& lif_forward_op() {
   return op;
 }
 
-constexpr int kLifInputs = 19;
+constexpr int kLifInputs = 21;
 
 struct LifFunction : torch::autograd::Function<LifFunction> {
   static variable_list forward(AutogradContext* ctx, const Tensor& x, const optional<Tensor>& v0,
@@ -87,12 +87,14 @@ struct LifFunction : torch::autograd::Function<LifFunction> {
                                const Tensor& gamma, const Tensor& theta, int64_t reset, double v_reset,
                                int64_t refractory, bool deferred_reset, bool detach_reset, int64_t surrogate,
                                double sg_height, double sg_width, bool track_age, int64_t age_init,
-                               bool return_ages, bool save_for_backward) {
+                               bool return_ages, bool save_for_backward, int64_t spike_row,
+                               const optional<Tensor>& spike_words) {
     const auto& op = lif_forward_op();
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     auto [spikes, v, r, a, ages, saved_h, saved_age] =
         op.call(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset, detach_reset,
-                surrogate, sg_height, sg_width, track_age, age_init, return_ages, save_for_backward);
+                surrogate, sg_height, sg_width, track_age, age_init, return_ages, save_for_backward, spike_row,
+                spike_words);
     ctx->mark_non_differentiable({r, a, ages, saved_h, saved_age});
     ctx->set_materialize_grads(false);
     // Graph edges exist for the defined tensor arguments only, in argument order.
@@ -160,18 +162,20 @@ LifForwardOutputs lif_forward_autograd(const Tensor& x, const optional<Tensor>& 
                                        const Tensor& theta, int64_t reset, double v_reset, int64_t refractory,
                                        bool deferred_reset, bool detach_reset, int64_t surrogate, double sg_height,
                                        double sg_width, bool track_age, int64_t age_init, bool return_ages,
-                                       bool save_for_backward) {
+                                       bool save_for_backward, int64_t spike_row,
+                                       const optional<Tensor>& spike_words) {
   const bool differentiable = at::GradMode::is_enabled() &&
                               any_requires_grad({&x, &or_undefined(v0), &alpha, &gamma, &theta});
   if (!differentiable) {
     const auto& op = lif_forward_op();
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     return op.call(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset, detach_reset,
-                   surrogate, sg_height, sg_width, track_age, age_init, return_ages, save_for_backward);
+                   surrogate, sg_height, sg_width, track_age, age_init, return_ages, save_for_backward, spike_row,
+                   spike_words);
   }
   auto o = LifFunction::apply(x, v0, r0, a0, alpha, gamma, theta, reset, v_reset, refractory, deferred_reset,
                               detach_reset, surrogate, sg_height, sg_width, track_age, age_init, return_ages,
-                              save_for_backward);
+                              save_for_backward, spike_row, spike_words);
   return {o[0], o[1], o[2], o[3], o[4], o[5], o[6]};
 }
 

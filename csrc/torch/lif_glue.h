@@ -23,6 +23,8 @@ using LifSettings = LifConfigOf<double>;
 struct ForwardTensors {
   at::Tensor x, v0, r0, a0, alpha, gamma, theta;
   at::Tensor spikes, v_out, r_out, a_out, ages, saved_h, saved_age;
+  at::Tensor spike_words;  // the spikes as bits too (CPU), rows of spike_row neurons; optional
+  int64_t spike_row = 0;
 };
 
 struct BackwardTensors {
@@ -56,6 +58,8 @@ LifForwardArgs<S, F> forward_args(const ForwardTensors& t, const LifSettings& cf
   a.saved_h = data_or_null<S>(t.saved_h);
   a.saved_age = data_or_null<uint16_t>(t.saved_age);
   a.ages = data_or_null<int32_t>(t.ages);
+  a.spike_words = data_or_null<uint64_t>(t.spike_words);
+  a.spike_row = t.spike_row;
   a.v0 = data_or_null<const F>(t.v0);
   a.r0 = cfg.refractory > 0 ? data_or_null<const int32_t>(t.r0) : nullptr;
   a.a0 = cfg.track_age ? data_or_null<const int32_t>(t.a0) : nullptr;

@@ -114,7 +114,11 @@ void dispatch_cpu_storage(at::ScalarType dtype, Fn&& f) {
 void run_forward(const ForwardTensors& t, const LifSettings& cfg, int64_t age_init) {
   if (t.x.is_meta()) return;
 #ifdef SPIKEOPS_CUDA_KERNELS
-  if (uses_cuda_kernels(t.x)) return run_forward_cuda(t, cfg, age_init);
+  if (uses_cuda_kernels(t.x)) {
+    TORCH_CHECK_VALUE(!t.spike_words.defined(), "spike_words: the CUDA LIF kernels write float spikes only; pack "
+                      "them with spike_pack");
+    return run_forward_cuda(t, cfg, age_init);
+  }
 #endif
   dispatch_cpu_storage(t.x.scalar_type(), [&](auto* tag) {
     using S = std::remove_pointer_t<decltype(tag)>;
@@ -141,6 +145,20 @@ void run_backward(const BackwardTensors& t, const LifSettings& cfg, int64_t age_
   });
 }
 
+// The words that are to receive the spikes as bits: rows of spike_row neurons (a divisor of the
+// neurons per step), ceil(spike_row / 64) int64 words each (include/spikeops/spike_linear.h).
+void check_spike_words(const Tensor& x, const Tensor& words, int64_t spike_row) {
+  check_dtype(words, at::kLong, "spike_words");
+  check_same_device(words, x, "spike_words", "x");
+  const int64_t steps = x.size(0), neurons = steps ? x.numel() / steps : 0;
+  TORCH_CHECK_VALUE(spike_row >= 1 && (neurons == 0 || neurons % spike_row == 0), "spike_row must divide the ",
+                    neurons, " neurons of a step, got ", spike_row);
+  const int64_t rows = steps * neurons / spike_row, row_words = (spike_row + 63) / 64;
+  TORCH_CHECK_VALUE(words.is_contiguous() && words.dim() == 2 && words.size(0) == rows && words.size(1) == row_words,
+                    "spike_words must be a contiguous [", rows, ", ", row_words, "] tensor for rows of spike_row = ",
+                    spike_row, " neurons, got shape ", words.sizes());
+}
+
 Tensor empty_if(bool need, c10::SymIntArrayRef sizes, const at::TensorOptions& opts) {
   return need ? at::empty_symint(sizes, opts) : at::empty({0}, opts);
 }
@@ -150,7 +168,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_i
     const std::optional<Tensor>& a0, const Tensor& alpha, const Tensor& gamma, const Tensor& theta,
     int64_t reset, double v_reset, int64_t refractory, bool deferred_reset, bool detach_reset,
     int64_t surrogate, double sg_height, double sg_width, bool track_age, int64_t age_init,
-    bool return_ages, bool save_for_backward) {
+    bool return_ages, bool save_for_backward, int64_t spike_row, const std::optional<Tensor>& spike_words) {
   check_input(x_in, "x");
   const LifSettings cfg = make_config(reset, v_reset, refractory, deferred_reset, detach_reset, surrogate,
                                     sg_height, sg_width, track_age);
@@ -178,6 +196,12 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lif_forward_i
   t.ages = empty_if(return_ages, sizes, int_opts);
   t.saved_h = save_for_backward ? empty_output(sizes, opts) : at::empty({0}, opts);
   t.saved_age = empty_if(save_for_backward && stdb, sizes, opts.dtype(at::kShort));
+  if (spike_words.has_value() && spike_words->defined()) {
+    t.spike_words = *spike_words;
+    t.spike_row = spike_row;
+    check_spike_words(t.x, t.spike_words, spike_row);
+    if (!t.x.is_meta()) t.spike_words.zero_();
+  }
   run_forward(t, cfg, age_init);
   return {t.spikes, t.v_out, t.r_out, t.a_out, t.ages, t.saved_h, t.saved_age};
 }
@@ -315,8 +339,8 @@ SPIKEOPS_LIBRARY(SPIKEOPS_OPS, m) {
       "lif_forward(Tensor x, Tensor? v0, Tensor? r0, Tensor? a0, Tensor alpha, Tensor gamma, Tensor theta, "
       "int reset, float v_reset, int refractory, bool deferred_reset, bool detach_reset, int surrogate, "
       "float sg_height, float sg_width, bool track_age, int age_init, bool return_ages, "
-      "bool save_for_backward) -> (Tensor spikes, Tensor v, Tensor r, Tensor age, Tensor ages, "
-      "Tensor saved_h, Tensor saved_age)");
+      "bool save_for_backward, int spike_row=0, Tensor(a!)? spike_words=None) -> (Tensor spikes, Tensor v, "
+      "Tensor r, Tensor age, Tensor ages, Tensor saved_h, Tensor saved_age)");
   m.def(
       "lif_backward(Tensor grad_spikes, Tensor? grad_v, Tensor saved_h, Tensor saved_age, Tensor? x, "
       "Tensor? v0, Tensor? a0, Tensor alpha, Tensor gamma, Tensor theta, int reset, float v_reset, "

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <tuple>
 
 #include "arg_checks.h"
@@ -114,6 +115,25 @@ Tensor spike_unpack_impl(const Tensor& words_in, int64_t n) {
   return x;
 }
 
+// The CSR row starts of words that a neuron kernel wrote (lif_forward's spike_words): each row's
+// running spike count.
+Tensor spike_row_start_impl(const Tensor& words) {
+  check_dtype(words, at::kLong, "words");
+  TORCH_CHECK_VALUE(words.device().is_cpu(), "words are on ", words.device(),
+                    "; spike_row_start counts on CPU (spike_pack gives CUDA spikes their row starts)");
+  TORCH_CHECK_VALUE(words.dim() == 2 && words.is_contiguous(), "words must be a contiguous [rows, words per row] "
+                    "tensor, got shape ", words.sizes());
+  const int64_t rows = words.size(0), n_words = words.size(1);
+  Tensor row_start = at::empty({rows + 1}, words.options());
+  int64_t* start = row_start.data_ptr<int64_t>();
+  start[0] = 0;
+  SpikeCountArgs a{word_data(words), n_words, start + 1};
+  run_cpu(CpuKernels<SpikeCountArgs>{cpu::spike_count_scalar, cpu::spike_count_avx2, cpu::spike_count_avx512}, a,
+          rows, 1, n_words);
+  for (int64_t m = 0; m < rows; ++m) start[m + 1] += start[m];
+  return row_start;
+}
+
 // Packed spikes of `rows` rows of n_in inputs, checked; nnz spikes in all.
 struct Packed {
   const uint64_t* words;
@@ -158,8 +178,26 @@ Tensor active_inputs(const Packed& p, const Tensor& like) {
   return active;
 }
 
+// Weights [n_out, n] (contiguous float32, CPU) as blocks [blocks][n][kOutBlock], zero padded.
+Tensor blocks_of(const Tensor& weight) {
+  const int64_t n_out = weight.size(0), n = weight.size(1), blocks = out_blocks(n_out);
+  Tensor w = at::empty({blocks, n, kOutBlock}, weight.options());
+  SpikeWeightArgs wa{weight.data_ptr<float>(), n_out, n, w.data_ptr<float>()};
+  run_cpu(CpuKernels<SpikeWeightArgs>{cpu::spike_weight_blocks, nullptr, nullptr}, wa, blocks, 1, n * kOutBlock);
+  return w;
+}
+
+Tensor spike_linear_weight_blocks_impl(const Tensor& weight) {
+  check_dtype(weight, at::kFloat, "weight");
+  TORCH_CHECK_VALUE(weight.device().is_cpu(), "weight is on ", weight.device(),
+                    "; the weight block layout is the CPU kernels'");
+  TORCH_CHECK_VALUE(weight.dim() == 2 && weight.size(0) >= 1 && weight.size(1) >= 1,
+                    "weight must have shape [n_out, n_in], got ", weight.sizes());
+  return blocks_of(weight.contiguous());
+}
+
 Tensor spike_linear_impl(const Tensor& words, const Tensor& row_start, int64_t n_in, const Tensor& weight_in,
-                         const std::optional<Tensor>& bias) {
+                         const std::optional<Tensor>& bias, const std::optional<Tensor>& weight_blocks) {
   check_dtype(weight_in, at::kFloat, "weight");
   TORCH_CHECK_VALUE(weight_in.dim() == 2 && weight_in.size(1) == n_in && weight_in.size(0) >= 1,
                     "weight must have shape [n_out, n_in = ", n_in, "], got ", weight_in.sizes());
@@ -181,6 +219,8 @@ Tensor spike_linear_impl(const Tensor& words, const Tensor& row_start, int64_t n
   const int64_t nnz = p.nnz;
 #if defined(SPIKEOPS_CUDA_KERNELS)
   if (uses_cuda_kernels(words)) {
+    TORCH_CHECK_VALUE(!(weight_blocks.has_value() && weight_blocks->defined()),
+                      "weight_blocks: the block layout is the CPU kernels'; CUDA takes the weight alone");
     const Tensor weight_t = weight.t().contiguous();
     SpikeLinearCudaArgs a{};
     a.rows = p.rows, a.n_in = n_in, a.n_out = n_out;
@@ -194,11 +234,18 @@ Tensor spike_linear_impl(const Tensor& words, const Tensor& row_start, int64_t n
   }
 #endif
   if (b.defined()) b = at::constant_pad_nd(b, {0, blocks * kOutBlock - n_out}).contiguous();
-  // The weights as blocks.
-  Tensor w = at::empty({blocks, n_in, kOutBlock}, weight.options());
-  SpikeWeightArgs wa{weight.data_ptr<float>(), n_out, n_in, w.data_ptr<float>()};
-  run_cpu(CpuKernels<SpikeWeightArgs>{cpu::spike_weight_blocks, nullptr, nullptr}, wa, blocks, 1,
-          n_in * kOutBlock);
+  Tensor w;
+  if (weight_blocks.has_value() && weight_blocks->defined()) {  // the caller's, made once for many calls
+    w = *weight_blocks;
+    check_dtype(w, at::kFloat, "weight_blocks");
+    check_same_device(w, words, "weight_blocks", "words");
+    TORCH_CHECK_VALUE(w.is_contiguous() && w.dim() == 3 && w.size(0) == blocks && w.size(1) == n_in &&
+                          w.size(2) == kOutBlock,
+                      "weight_blocks must be spike_linear_weight_blocks(weight), a contiguous [", blocks, ", ", n_in,
+                      ", ", kOutBlock, "] tensor, got shape ", w.sizes());
+  } else {
+    w = blocks_of(weight);
+  }
 
   SpikeLinearArgs a{};
   a.rows = p.rows;
@@ -334,11 +381,7 @@ Tensor spike_conv2d_impl(const Tensor& words, const Tensor& row_start, at::IntAr
   }
   Tensor y = at::empty({p.rows, a.OH, a.OW, n_out}, weight.options());
   if (p.rows > 0) {
-    const int64_t n_in = a.C * a.KH * a.KW;
-    Tensor w = at::empty({blocks, n_in, kOutBlock}, weight.options());
-    SpikeWeightArgs wa{weight.data_ptr<float>(), n_out, n_in, w.data_ptr<float>()};
-    run_cpu(CpuKernels<SpikeWeightArgs>{cpu::spike_weight_blocks, nullptr, nullptr}, wa, blocks, 1,
-            n_in * kOutBlock);
+    const Tensor w = blocks_of(weight.view({n_out, -1}));
     const Tensor active = active_inputs(p, words);
     a.active = active.data_ptr<int32_t>();
     a.weight_blocks = w.data_ptr<float>();
@@ -395,7 +438,10 @@ Tensor spike_conv2d_grad_weight_impl(const Tensor& words, const Tensor& row_star
 SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
   m.def("spike_pack(Tensor x) -> (Tensor words, Tensor row_start)");
   m.def("spike_unpack(Tensor words, int n) -> Tensor");
-  m.def("spike_linear(Tensor words, Tensor row_start, int n_in, Tensor weight, Tensor? bias) -> Tensor");
+  m.def("spike_row_start(Tensor words) -> Tensor");
+  m.def("spike_linear(Tensor words, Tensor row_start, int n_in, Tensor weight, Tensor? bias, "
+        "Tensor? weight_blocks=None) -> Tensor");
+  m.def("spike_linear_weight_blocks(Tensor weight) -> Tensor");
   m.def("spike_linear_grad_weight(Tensor words, Tensor row_start, int n_in, Tensor grad_out) -> Tensor");
   m.def("spike_conv2d(Tensor words, Tensor row_start, int[] in_chw, Tensor weight, Tensor? bias, int[] stride, "
         "int[] padding, int[] dilation) -> Tensor");
@@ -406,7 +452,9 @@ SPIKEOPS_LIBRARY_FRAGMENT(SPIKEOPS_OPS, m) {
 void register_spike_impls(torch::Library& m) {
   m.impl("spike_pack", &spike_pack_impl);
   m.impl("spike_unpack", &spike_unpack_impl);
+  m.impl("spike_row_start", &spike_row_start_impl);
   m.impl("spike_linear", &spike_linear_impl);
+  m.impl("spike_linear_weight_blocks", &spike_linear_weight_blocks_impl);
   m.impl("spike_linear_grad_weight", &spike_linear_grad_weight_impl);
   m.impl("spike_conv2d", &spike_conv2d_impl);
   m.impl("spike_conv2d_grad_weight", &spike_conv2d_grad_weight_impl);

@@ -68,12 +68,13 @@ void lif_fixed_avx512(const LifFixedArgs& a, int64_t n_begin, int64_t n_end);
 // then run blocks of 8 KiB rows within each range).
 constexpr int64_t kNeuronBlock = 2048;
 
-// Linear layers on bit-packed spikes: packing rows [begin, end); the forward pass over
+// Linear layers on bit-packed spikes: packing and counting rows [begin, end); the forward pass over
 // items (an output block and a chunk of kSpikeRowChunk rows each); the weight gradient
 // over output blocks; the convolution's passes over SpikeConvArgs' items; and (scalar on every ISA) the active inputs of rows [begin, end),
 // by column, and the weights' block layout.
 #define SPIKEOPS_SPIKE_LINEAR_CPU_KERNELS(isa)                                                  \
   void spike_pack_##isa(const SpikePackArgs& a, int64_t begin, int64_t end);                     \
+  void spike_count_##isa(const SpikeCountArgs& a, int64_t begin, int64_t end);                   \
   void spike_linear_forward_##isa(const SpikeLinearArgs& a, int64_t begin, int64_t end);         \
   void spike_linear_grad_weight_##isa(const SpikeLinearArgs& a, int64_t begin, int64_t end);     \
   void spike_conv_forward_##isa(const SpikeConvArgs& a, int64_t begin, int64_t end);             \

@@ -32,6 +32,11 @@ struct LifForwardArgs {
   S* saved_h;                   // [T, N] pre-spike membrane for the backward, optional
   uint16_t* saved_age;          // [T, N] spike ages (saturated at 65535) for stdb, optional
   int32_t* ages;                // [T, N] spike ages, optional
+  // The spikes also as bits, optional: rows of spike_row neurons (N a multiple of it), each
+  // ceil(spike_row / 64) words laid out as include/spikeops/spike_linear.h describes. Zeroed by
+  // the caller: words a range of neurons shares with the next are OR-ed in.
+  uint64_t* spike_words;
+  int64_t spike_row;
   const F* v0;                  // [N] initial membrane, optional (rest: cfg.v_reset)
   const int32_t* r0;            // [N] initial refractory count, optional (0)
   const int32_t* a0;            // [N] initial age state, optional (age_init)

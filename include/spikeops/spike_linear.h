@@ -25,6 +25,13 @@ struct SpikePackArgs {
   int64_t* counts;  // [rows] ones per row; -1 for a row holding a value that is neither 0 nor 1
 };
 
+// Each row's spikes, counted from its words (words a neuron kernel wrote), rows [begin, end).
+struct SpikeCountArgs {
+  const uint64_t* words;  // [rows, n_words]
+  int64_t n_words = 0;
+  int64_t* counts;        // [rows]
+};
+
 // Words back to 0/1 floats, rows [begin, end).
 struct SpikeUnpackArgs {
   const uint64_t* words;  // [rows, n_words]

@@ -51,12 +51,18 @@ class LIF(nn.Module):
     ``saved_membrane=torch.float16`` (or ``torch.bfloat16``) keeps the membrane that training
     saves for the backward pass in 2 bytes per neuron-step instead of 4 (float32 inputs;
     :func:`spikeops.functional.lif`).
+
+    ``pack_output=True`` (set by :func:`spikeops.nn.fuse` on the neurons that feed a
+    :class:`SpikeLinear` or :class:`SpikeConv2d`) has the kernel write the spikes as bits too, one
+    row per sample of ``[T, batch, ...]``, attached to the output
+    (:func:`spikeops.functional.attach_packed`), so the layer on spikes need not pack them.
     """
 
     # Class defaults too: modules saved before these options existed load as before.
     output_delay = False
     record_membrane = False
     saved_membrane = None
+    pack_output = False
     membrane: Optional[torch.Tensor] = None
 
     def __init__(
@@ -83,6 +89,7 @@ class LIF(nn.Module):
         steps: Optional[int] = None,
         record_membrane: bool = False,
         saved_membrane: Optional[torch.dtype] = None,
+        pack_output: bool = False,
         beta: Optional[Union[float, torch.Tensor]] = None,
         v_threshold: Optional[Union[float, torch.Tensor]] = None,
         decay_input: bool = False,
@@ -123,6 +130,7 @@ class LIF(nn.Module):
         if saved_membrane not in (None, torch.float16, torch.bfloat16):
             raise ValueError(f"saved_membrane must be torch.float16, torch.bfloat16 or None, got {saved_membrane!r}")
         self.saved_membrane = saved_membrane
+        self.pack_output = bool(pack_output)
         self.state: Optional[F.LIFState] = None
 
     @staticmethod
@@ -141,14 +149,17 @@ class LIF(nn.Module):
         decay = self.decay.clamp(0.0, 1.0) if isinstance(self.decay, nn.Parameter) else self.decay
         return decay, self.gain
 
-    def _run(self, x: torch.Tensor, state: Optional[F.LIFState], threshold=None):
-        """The fused kernel over the steps of ``x`` [T, ...]: (spikes, state, h or None)."""
+    def _run(self, x: torch.Tensor, state: Optional[F.LIFState], threshold=None, packed: Optional[int] = None):
+        """The fused kernel over the steps of ``x`` [T, ...]: (spikes, state, h or None); with
+        ``packed``, the spikes carry their bits in rows of the last ``packed`` dimensions."""
         decay, gain = self._decay_and_gain()
         out = F.lif(x, state, decay=decay, gain=gain, threshold=self.threshold if threshold is None else threshold,
                     reset=self.reset_mode, v_reset=self.v_reset, refractory=self.refractory,
                     detach_reset=self.detach_reset, deferred_reset=self.deferred_reset, surrogate=self.surrogate,
                     track_age=self.track_age, age_init=self.age_init, return_membrane=self.record_membrane,
-                    saved_membrane=self.saved_membrane)
+                    saved_membrane=self.saved_membrane, packed=packed)
+        if packed is not None:
+            F.attach_packed(out[0], out[-1])
         return out[0], out[1], (out[2] if self.record_membrane else None)
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
@@ -181,7 +192,9 @@ class LIF(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._steps(x)
         state = self._carried(x)
-        spikes, new_state, membrane = self._run(x, state)
+        # packed rows: one per sample of [T, batch, ...] (a Linear's [.., n] or a convolution's [C, H, W])
+        packed = max(x.dim() - 2, 1) if self.pack_output and not self.output_delay else None
+        spikes, new_state, membrane = self._run(x, state, packed=packed)
         if self.output_delay:
             with torch.no_grad():
                 v0 = torch.full_like(x[0], float(self.v_reset)) if state is None else state.v
@@ -193,8 +206,9 @@ class LIF(nn.Module):
         decay = "learnable" if isinstance(self.decay, nn.Parameter) else self.decay
         delay = ", output_delay=True" if self.output_delay else ""
         saved = f", saved_membrane={self.saved_membrane}" if self.saved_membrane is not None else ""
+        packs = ", pack_output=True" if self.pack_output else ""
         return (f"decay={decay}, reset={self.reset_mode!r}, surrogate={self.surrogate}, "
-                f"step_mode={self.step_mode!r}{delay}{saved}")
+                f"step_mode={self.step_mode!r}{delay}{saved}{packs}")
 
 
 def _one_of(name: str, value, alias: str, alias_value):

@@ -53,10 +53,38 @@ class SpikeLinear(nn.Linear):
     """``nn.Linear`` whose input is 0/1 spikes, event-driven on CPU
     (:func:`spikeops.functional.spike_linear`): same parameters, same results up to float
     rounding, faster at low spike rates, and 1 bit per saved input spike. Build one from an
-    ``nn.Linear`` with :meth:`from_linear`, or let :func:`fuse` swap them in."""
+    ``nn.Linear`` with :meth:`from_linear`, or let :func:`fuse` swap them in.
+
+    For inference, :meth:`freeze_weights` keeps the weight in the kernels' block layout across
+    calls instead of making it at every call."""
+
+    _frozen = None  # (weight blocks, the weight's version and address when they were made)
+
+    def freeze_weights(self) -> "SpikeLinear":
+        """Lays the weight out for the event-driven kernels once (CPU; another copy of the
+        weight's size), for all later calls. A weight changed afterwards (an optimizer step, an
+        in-place op, ``.to()``) makes the next call raise until this is called again or
+        :meth:`unfreeze_weights`; writes through ``weight.data`` escape torch's version count and
+        must be followed by a new ``freeze_weights()``. Returns the module."""
+        self._frozen = (F.spike_linear_weight_blocks(self.weight), self.weight._version, self.weight.data_ptr())
+        return self
+
+    def unfreeze_weights(self) -> "SpikeLinear":
+        """Drops the frozen layout: each call lays the weight out again. Returns the module."""
+        self._frozen = None
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.spike_linear(x, self.weight, self.bias)
+        blocks = None
+        if self._frozen is not None:
+            blocks, version, address = self._frozen
+            if self.weight._version != version or self.weight.data_ptr() != address:
+                raise RuntimeError("SpikeLinear's weight changed since freeze_weights(); call freeze_weights() "
+                                   "again for the new weight, or unfreeze_weights()")
+        return F.spike_linear(x, self.weight, self.bias, weight_blocks=blocks)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", frozen weights" if self._frozen is not None else "")
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> "SpikeLinear":
@@ -119,18 +147,22 @@ def fuse(model: nn.Module) -> nn.Module:
     """Replaces, in place, each ``nn.Linear`` and ``nn.Conv2d`` that a spikeops LIF-family neuron
     feeds in an ``nn.Sequential`` (directly, through ``nn.Flatten``, or wrapped in
     ``TimeDistributed``) by a :class:`SpikeLinear` or :class:`SpikeConv2d` on the same
-    Parameters; returns ``model``."""
+    Parameters, and has that neuron's kernel write its spikes as bits too (``pack_output``), so
+    the layer reads them without packing; returns ``model``."""
     from .layers import TimeDistributed
+    from .neurons import ALIF, RecurrentLIF
     for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
-        fed = False
+        neuron = None  # the neuron whose spikes the current child receives
         for name, child in list(seq.named_children()):
             inner = child.module if isinstance(child, TimeDistributed) else child
-            replacement = _on_spikes(inner) if fed else None
+            replacement = _on_spikes(inner) if neuron is not None else None
             if replacement is not None:
                 if isinstance(child, TimeDistributed):
                     child.module = replacement
                 else:
                     setattr(seq, name, replacement)
-            if not isinstance(child, nn.Flatten):
-                fed = _spiking(child)
+                if not isinstance(neuron, (RecurrentLIF, ALIF)):  # these run the kernel step by step
+                    neuron.pack_output = True
+            if not isinstance(inner, nn.Flatten):
+                neuron = child if _spiking(child) else None
     return model
