@@ -14,8 +14,11 @@ that its peak resident memory is its own. "saved" counts the bytes of the distin
 autograd keeps for the backward pass (torch.autograd.graph.saved_tensors_hooks; parameters
 excluded); "peak" is the growth of the process's peak RSS over the first training step (default
 allocator only: where freed memory is kept, the pages are resident already). The images
-are real MNIST digits, fed at every step; "loss rel. diff." compares the first step's loss with
-the peer's (same initial weights, same batch)."""
+are real MNIST digits, fed at every step: the peers as their tutorials do (snnTorch calls the
+network once per step, SpikingJelly repeats the image T times), spikeops as a broadcast view
+(``encode_constant``), through which TimeDistributed runs the layers before the first neuron
+once instead of T times (the same values and gradients). "loss rel. diff." compares the
+first step's loss with the peer's (same initial weights, same batch)."""
 from __future__ import annotations
 
 import argparse
@@ -83,7 +86,7 @@ def tutorial6_spikeops(T, peer, fused):
     if fused:
         fuse(net)
 
-    def forward(x):
+    def forward(x):  # the image at every step as a broadcast view: conv 1 and its pooling run once (TimeDistributed)
         return net(x.expand(T, *x.shape))
 
     def loss(spk, y):  # snnTorch's ce_rate_loss: the mean over steps of each step's cross entropy
@@ -119,7 +122,7 @@ def csnn_loss(spk, y):
 
 
 def csnn_spikeops(T, peer, fused):
-    from spikeops.nn import IF, TimeDistributed as TD, fuse
+    from spikeops.nn import IF, TimeDistributed as TD, encode_constant, fuse
     from spikeops.surrogate import ATan
 
     def plain(m, cls):  # SpikingJelly's layer as the torch layer it subclasses, same Parameters
@@ -137,8 +140,8 @@ def csnn_spikeops(T, peer, fused):
     if fused:
         fuse(net)
 
-    def forward(x):
-        return net(x.unsqueeze(0).repeat(T, 1, 1, 1, 1))
+    def forward(x):  # spikeops' constant encoding: a broadcast view, so conv 1 runs once (TimeDistributed)
+        return net(encode_constant(x, T))
 
     return net, forward, csnn_loss, torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
 
@@ -229,6 +232,10 @@ def markdown(meta, rows) -> str:
              "Allocator: default (glibc as configured) and kept (`MALLOC_MMAP_THRESHOLD_=2**34 "
              "MALLOC_TRIM_THRESHOLD_=2**34`: freed memory stays in the process for reuse, for every library "
              "alike); speedups and memory ratios are against the peer under the same allocator.", "",
+             "Input: the image at every step, as each library's tutorial feeds it (snnTorch: the network called "
+             "once per step; SpikingJelly: the image repeated T times) and, for spikeops, as a broadcast view "
+             "(`encode_constant`), through which TimeDistributed runs the first convolution (and, in tutorial 6, "
+             "its pooling) once instead of T times, with the same values and gradients.", "",
              f"Machine: {meta['machine']}, {meta['threads']} threads; torch {meta['torch']}; batch {meta['batch']}, "
              f"CSNN channels {meta['channels']}; weights after {meta['pretrain']} training steps; median of "
              f"{meta['repeats']} training steps after one.", "",

@@ -192,3 +192,38 @@ def test_spikingjelly_spelling_gives_spikingjellys_lifnode():
     ours = spikeops.LIF(tau=2.0, decay_input=True, v_threshold=1.0, reset="zero", stateful=True)
     assert torch.equal(ours(x), sj(x))
     torch.testing.assert_close(ours.state.v, sj.v_seq[-1])
+
+
+def test_time_distributed_runs_a_constant_input_once():
+    torch.manual_seed(0)
+    first = nn.Sequential(nn.Conv2d(1, 4, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
+    image = torch.randn(6, 1, 8, 8, requires_grad=True)
+    calls = []
+    first[0].register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    steady = TimeDistributed(first)(encode_constant(image, 7))        # broadcast over T: one pass
+    assert calls == [6] and steady.shape == (7, 6, 5) and steady.stride(0) == 0
+    g = torch.randn(7, 6, 5)
+    grads = torch.autograd.grad((steady * g).sum(), [image, *first.parameters()])
+    copied = TimeDistributed(first)(encode_constant(image, 7).contiguous())  # every step
+    assert calls == [6, 42]
+    torch.testing.assert_close(steady, copied, rtol=0, atol=0)
+    want = torch.autograd.grad((copied * g).sum(), [image, *first.parameters()])
+    for got, ref in zip(grads, want):
+        torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5)  # sums over T in another order
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout(0.5), nn.BatchNorm2d(1), nn.ReLU(inplace=True),
+                                   nn.Sequential(nn.Conv2d(1, 1, 1), nn.Dropout())])
+def test_time_distributed_runs_every_step_where_steps_may_differ(layer):
+    calls = []
+    layer.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    TimeDistributed(layer)(encode_constant(torch.rand(2, 1, 4, 4), 3))
+    assert calls == [6]  # training-mode statistics, random masks, in-place writes
+
+
+def test_time_distributed_eval_batchnorm_runs_once():
+    bn = nn.BatchNorm2d(1).eval()
+    x = torch.rand(2, 1, 4, 4)
+    out = TimeDistributed(bn)(encode_constant(x, 3))
+    assert out.stride(0) == 0
+    torch.testing.assert_close(out[2], bn(x))
