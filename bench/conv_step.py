@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as tF
 from torch import nn
 
-from spikeops.benchmarks.timing import saved_bytes
+from spikeops.benchmarks.timing import peak_rss_growth, saved_bytes
 
 NETS = {"tutorial6": ("snnTorch", "snnTorch tutorial 6"), "csnn": ("SpikingJelly", "SpikingJelly CSNN")}
 VARIANTS = ("peer", "spikeops", "spikeops + fuse")
@@ -42,19 +42,6 @@ VARIANTS = ("peer", "spikeops", "spikeops + fuse")
 # call that is most of a step's time. "kept": freed memory stays in the process for reuse.
 ALLOCATORS = {"default": {}, "kept": {"MALLOC_MMAP_THRESHOLD_": str(2**34), "MALLOC_TRIM_THRESHOLD_": str(2**34)}}
 
-
-def rss_bytes(field: str = "VmRSS") -> int:
-    """The process's resident memory now (VmRSS) or at its peak (VmHWM), from /proc (Linux)."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
-
-
-def reset_peak_rss() -> None:
-    with open("/proc/self/clear_refs", "w") as f:  # "5" resets VmHWM (Linux >= 4.0)
-        f.write("5")
-
-
-# --- snnTorch tutorial 6 -------------------------------------------------------------------
 
 def tutorial6_peer(T):
     import snntorch as snn
@@ -211,10 +198,9 @@ def run_one(args) -> dict:
         opt.step()
         return float(loss), saved
 
-    reset_peak_rss()
-    base = rss_bytes()
-    first_loss, saved = step(measure_saved=True)
-    peak = rss_bytes("VmHWM") - base
+    first = []
+    peak = peak_rss_growth(lambda: first.append(step(measure_saved=True)))
+    first_loss, saved = first[0]
     for h in hooks:
         h.remove()
     times = []

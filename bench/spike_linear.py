@@ -11,6 +11,7 @@ tensors autograd keeps for the backward pass (torch.autograd.graph.saved_tensors
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from torch import nn
 
 import spikeops
 from spikeops import functional as F
-from spikeops.benchmarks.timing import cpu_model, median_time, saved_bytes, write_results
+from spikeops.benchmarks.timing import cpu_model, median_time, peak_rss_growth, saved_bytes, write_results
 from spikeops.cli import output_dir, positive_int
 from spikeops.nn import LIF, SpikeLinear, TimeDistributed
 
@@ -91,13 +92,44 @@ def layers(n: int):
     return out
 
 
+def layer_input(steps: int, n: int, rate: float, name: str):
+    """The layer's input spikes (requiring grad) and the same values detached; the variant fed
+    by a spikeops neuron gets them with their bits attached."""
+    x = (torch.rand(steps, BATCH, n) < rate).float().requires_grad_()
+    x_values = x.detach()
+    if name == WITH_BITS:
+        bits = F.pack_spikes(x_values)
+        F.attach_packed(x, bits)
+        F.attach_packed(x_values, bits)
+    return x, x_values
+
+
+def first_step_peak(name: str, n: int, rate: float, steps: int) -> int:
+    """Peak RSS growth of a fresh process's first forward+backward step of one variant (in this
+    process: glibc keeps memory freed by earlier steps, which later steps reuse unseen)."""
+    layer = layers(n)[name]
+    x, _ = layer_input(steps, n, rate, name)
+    return peak_rss_growth(lambda: layer(x).sum().backward())
+
+
+def measured_peak(name: str, n: int, rate: float, steps: int) -> int:
+    out = subprocess.run([sys.executable, __file__, "--peak", name, str(n), str(rate), str(steps)], check=True,
+                         capture_output=True, text=True).stdout
+    return int(out.split()[-1])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--sizes", type=positive_int, nargs="+", default=[1024, 4096])
     parser.add_argument("--steps", type=positive_int, default=100, help="time steps T of the layer runs")
     parser.add_argument("--out", type=output_dir, default=str(Path(__file__).resolve().parent / "results"))
+    parser.add_argument("--peak", nargs=4, metavar=("VARIANT", "N", "RATE", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.peak:
+        name, n, rate, steps = args.peak
+        print(first_step_peak(name, int(n), float(rate), int(steps)))
+        return 0
     rows = []
     for n in args.sizes:
         rows_of_x = args.steps * BATCH
@@ -134,12 +166,7 @@ def main(argv=None) -> int:
                   f"({dense_gw / event_gw:.2f}x)", flush=True)
         for name, layer in layers(n).items():
             for rate in RATES:
-                x = (torch.rand(args.steps, BATCH, n) < rate).float().requires_grad_()
-                x_values = x.detach()
-                if name == WITH_BITS:
-                    bits = F.pack_spikes(x_values)
-                    F.attach_packed(x, bits)
-                    F.attach_packed(x_values, bits)
+                x, x_values = layer_input(args.steps, n, rate, name)
 
                 def step():
                     out = layer(x)
@@ -148,10 +175,12 @@ def main(argv=None) -> int:
                 fwd = median_time(lambda: layer(x_values), args.repeats)
                 both = median_time(step, args.repeats)
                 saved = saved_bytes(lambda: layer(x), list(layer.parameters()))
+                peak = measured_peak(name, n, rate, args.steps)
                 rows.append(dict(kind="layer", n=n, rate=rate, impl=name, fwd_ms=fwd * 1e3, fwd_bwd_ms=both * 1e3,
-                                 saved_bytes_per_neuron_step=saved / (args.steps * BATCH * n)))
+                                 saved_bytes_per_neuron_step=saved / (args.steps * BATCH * n), peak_rss_bytes=peak))
                 print(f"n {n} rate {rate} {name}: forward {fwd * 1e3:.1f} ms, forward+backward {both * 1e3:.1f} ms, "
-                      f"saved {saved / (args.steps * BATCH * n):.2f} B per neuron-step", flush=True)
+                      f"saved {saved / (args.steps * BATCH * n):.2f} B per neuron-step, peak RSS +{peak / 2**20:.0f} MB",
+                      flush=True)
     meta = dict(command=" ".join(["python bench/spike_linear.py", *(sys.argv[1:] if argv is None else argv)]),
                 machine=f"{cpu_model()}, {torch.get_num_threads()} threads", torch=torch.__version__,
                 spikeops=spikeops.__version__, steps=args.steps, batch=BATCH)
@@ -163,7 +192,7 @@ def main(argv=None) -> int:
         if r["kind"] == "neuron":
             return [f"{r['n']}", f"{r['rate']:.0%}", "LIF alone, its spikes packed: by a pass -> in the kernel",
                     f"{r['lif_ms']:.2f} + {r['pack_pass_ms'] - r['lif_ms']:.2f} -> "
-                    f"{r['lif_ms']:.2f} + {r['kernel_bits_ms'] - r['lif_ms']:.2f}", "", ""]
+                    f"{r['lif_ms']:.2f} + {r['kernel_bits_ms'] - r['lif_ms']:.2f}", "", "", ""]
         if r["kind"] == "op":
             frozen = (f"; frozen weights {r['frozen_fwd_ms']:.1f} ({r['dense_fwd_ms'] / r['frozen_fwd_ms']:.2f}x)"
                       if "frozen_fwd_ms" in r else "")
@@ -171,11 +200,12 @@ def main(argv=None) -> int:
                     f"{r['dense_fwd_ms']:.1f} -> {r['event_fwd_ms']:.1f} ({r['dense_fwd_ms'] / r['event_fwd_ms']:.2f}x)"
                     + frozen,
                     f"weight gradient {r['dense_grad_w_ms']:.1f} -> {r['event_grad_w_ms']:.1f} "
-                    f"({r['dense_grad_w_ms'] / r['event_grad_w_ms']:.2f}x)", ""]
+                    f"({r['dense_grad_w_ms'] / r['event_grad_w_ms']:.2f}x)", "", ""]
         ref = base.get((r["n"], r["rate"]))
         ratio = f" ({ref['fwd_bwd_ms'] / r['fwd_bwd_ms']:.2f}x)" if ref else ""
         return [f"{r['n']}", f"{r['rate']:.0%}", r["impl"], f"{r['fwd_ms']:.1f}", f"{r['fwd_bwd_ms']:.1f}{ratio}",
-                f"{r['saved_bytes_per_neuron_step']:.2f}"]
+                f"{r['saved_bytes_per_neuron_step']:.2f}",
+                f"{r['peak_rss_bytes'] / 2**20:.0f}" if "peak_rss_bytes" in r else "-"]
 
     write_results(args.out, "spike_linear_cpu", "Linear layers on spikes (CPU)", meta,
                   [f"LIF alone: forward of [{args.steps}, {BATCH}, n], ms (medians of {args.repeats}), plus packing "
@@ -184,10 +214,12 @@ def main(argv=None) -> int:
                    f"{args.repeats}); the event-driven forward includes packing the spikes and laying the weight "
                    "out, or, with frozen weights (SpikeLinear.freeze_weights), the packing only",
                    f"Linear n -> n + LIF (decay 0.9), [T, B] = [{args.steps}, {BATCH}]: forward and forward+backward "
-                   "ms, the ratio against spikeops with nn.Linear, and the activation bytes saved for backward per "
-                   "neuron-step (Linear input + neuron)"],
+                   "ms, the ratio against spikeops with nn.Linear, the activation bytes saved for backward per "
+                   "neuron-step (Linear input + neuron), and how far the first forward+backward step of a fresh "
+                   "process raises its peak RSS (glibc's default allocator)"],
                   [("n", "r"), ("rate", "r"), ("implementation", "l"), ("forward ms", "r"),
-                   ("forward+backward ms", "r"), ("saved B / neuron-step", "r")], cells, ops + layer_rows)
+                   ("forward+backward ms", "r"), ("saved B / neuron-step", "r"), ("peak RSS MB", "r")], cells,
+                  ops + layer_rows)
     return 0
 
 

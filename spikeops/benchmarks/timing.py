@@ -44,6 +44,21 @@ def copy_bandwidth(repeats: int, numel: int = 2**26) -> float:
     return 2 * src.numel() * src.element_size() / t / 1e9
 
 
+def peak_rss_growth(fn) -> int:
+    """How far ``fn()`` raises the process's peak resident memory above what was resident
+    before it (Linux: /proc/self/status VmHWM, reset through /proc/self/clear_refs). Memory
+    that an allocator keeps after an earlier call is not counted again."""
+    def rss(field: str) -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
+
+    with open("/proc/self/clear_refs", "w") as f:  # "5" resets VmHWM (Linux >= 4.0)
+        f.write("5")
+    base = rss("VmRSS")
+    fn()
+    return rss("VmHWM") - base
+
+
 def saved_bytes(fn, skip=()) -> int:
     """Bytes of the distinct storages autograd saves for the backward pass while ``fn()`` runs,
     other than those of the tensors in ``skip`` (parameters, say)."""
